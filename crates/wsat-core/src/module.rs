@@ -1,0 +1,531 @@
+//! The module: one virtual ESP-AT device, driven without I/O.
+//!
+//! # Calling order
+//!
+//! The runtime owns the serial transport, the sockets, the storage and a
+//! single timer. In its loop it:
+//!
+//! 1. feeds what arrived: [`Module::handle_serial`] for host bytes,
+//!    [`Module::handle_event`] for anything else (faults, later network
+//!    events), [`Module::handle_timeout`] when the timer fires;
+//! 2. drains the outputs, in this order: [`Module::poll_serial`] until it
+//!    returns 0 (bytes for the host), then [`Module::poll_action`] until it
+//!    returns `None` (storage writes, UART changes, ...). Actions come
+//!    after the output that preceded them, so a UART change is applied
+//!    after the `OK` that confirmed it has gone out at the old rate;
+//! 3. re-arms its timer from [`Module::poll_timeout`].
+//!
+//! Every input takes `now`; the module never reads a clock.
+//!
+//! # Port states
+//!
+//! Booting (after AT+RST, input is dropped), Idle (assembling command
+//! lines), Busy (a command is running: complete lines are answered
+//! `busy p...`), Data (after `>`: exactly N raw bytes are collected).
+//! Unsolicited reports (URCs) queue up and go out only when the port is
+//! Idle and no half-typed, echoed line would be split by them.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::at::error::AtError;
+use crate::at::line::{LineAssembler, LineEvent};
+use crate::at::params::{self, Args};
+use crate::at::reply::{self, Reply};
+use crate::at::table;
+use crate::commands::{self, sysmfg::MfgWrite};
+use crate::mfg::MfgNvs;
+use crate::settings::{Settings, UartConfig};
+use crate::time::{Duration, Instant};
+use crate::wifi::radio::Radio;
+use crate::wifi::station::Station;
+
+/// How long a reboot (AT+RST, AT+RESTORE) keeps the port deaf.
+pub const REBOOT: Duration = Duration::from_millis(300);
+/// How long an echoed, unfinished line holds back unsolicited reports.
+pub const URC_HOLD: Duration = Duration::from_secs(2);
+
+/// Names and versions printed by AT+GMR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// The product's version (the runtime's package version).
+    pub version: String,
+    /// When it was built, as free text.
+    pub build: String,
+}
+
+/// Everything a module starts from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Printed by AT+GMR.
+    pub version: VersionInfo,
+    /// The stored settings, as last persisted (`None`: factory defaults).
+    pub settings: Option<Settings>,
+    /// The manufacturing NVS partition.
+    pub mfg: MfgNvs,
+    /// The virtual radio.
+    pub radio: Radio,
+}
+
+/// Which persistent store changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// [`Module::stored_settings`].
+    Settings,
+    /// [`Module::mfg`].
+    Mfg,
+}
+
+/// Something the runtime must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub enum Action {
+    /// Write a store to persistent storage (crash-safely).
+    Persist(Store),
+    /// The UART settings in effect changed (pace or reconfigure the line).
+    SetUart(UartConfig),
+    /// The module rebooted: drop every network resource it held.
+    Rebooted,
+}
+
+/// An input other than serial bytes and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Fault injection: every AP goes off the air for `down_for`.
+    ApLost {
+        /// How long the radio stays down.
+        down_for: Duration,
+    },
+}
+
+/// Where data-mode bytes go once all have arrived.
+#[derive(Debug, Clone)]
+pub enum DataSink {
+    /// AT+SYSMFG write of a string or binary value.
+    Mfg(MfgWrite),
+}
+
+/// A command still running after its handler returned.
+#[derive(Debug, Clone)]
+pub(crate) enum Job {
+    /// Rebooting until the deadline.
+    Reboot,
+    /// AT+CWJAP waiting for the station's join.
+    Join,
+}
+
+#[derive(Debug)]
+enum PortState {
+    Idle,
+    Busy(Job),
+    Data { remaining: usize, buf: Vec<u8>, sink: DataSink },
+}
+
+/// One virtual ESP-AT module.
+pub struct Module {
+    pub(crate) version: VersionInfo,
+    /// Settings in effect (RAM).
+    pub(crate) current: Settings,
+    /// Settings in flash.
+    pub(crate) stored: Settings,
+    pub(crate) mfg: MfgNvs,
+    pub(crate) radio: Radio,
+    pub(crate) station: Station,
+    /// ATE0/ATE1; back to on at every boot.
+    pub(crate) echo: bool,
+    /// AT+SYSLOG; off at every boot.
+    pub(crate) syslog: bool,
+    /// AT+SYSSTORE; not saved itself: every boot takes it from the
+    /// manufacturing NVS (`factory_param`/`sys_store`, default 1).
+    pub(crate) sysstore: bool,
+    /// AT+SYSTIMESTAMP's base: Unix seconds at `clock_at`.
+    pub(crate) clock_base: u64,
+    pub(crate) clock_at: Instant,
+    line: LineAssembler,
+    state: PortState,
+    /// Deadline of the running job (reboot).
+    job_deadline: Option<Instant>,
+    out: Vec<u8>,
+    out_pos: usize,
+    urcs: VecDeque<Vec<u8>>,
+    actions: VecDeque<Action>,
+    last_input: Instant,
+}
+
+impl Module {
+    /// A module that has just powered on: it prints `ready` and, with
+    /// auto-connect on and an AP saved, starts joining it.
+    pub fn new(config: Config, now: Instant) -> Module {
+        let stored = config.settings.unwrap_or_default();
+        let mut m = Module {
+            version: config.version,
+            current: stored.clone(),
+            stored,
+            mfg: config.mfg,
+            radio: config.radio,
+            station: Station::default(),
+            echo: true,
+            syslog: false,
+            sysstore: true,
+            clock_base: 0,
+            clock_at: now,
+            line: LineAssembler::new(),
+            state: PortState::Idle,
+            job_deadline: None,
+            out: Vec::new(),
+            out_pos: 0,
+            urcs: VecDeque::new(),
+            actions: VecDeque::new(),
+            last_input: now,
+        };
+        m.boot(now);
+        m
+    }
+
+    // ----- getters -----
+
+    /// The settings as stored in (virtual) flash.
+    pub fn stored_settings(&self) -> &Settings {
+        &self.stored
+    }
+
+    /// The settings in effect.
+    pub fn current_settings(&self) -> &Settings {
+        &self.current
+    }
+
+    /// The manufacturing NVS partition.
+    pub fn mfg(&self) -> &MfgNvs {
+        &self.mfg
+    }
+
+    /// The UART settings in effect.
+    pub fn uart(&self) -> UartConfig {
+        self.current.uart
+    }
+
+    /// True while a command is running or data is being collected.
+    pub fn is_busy(&self) -> bool {
+        !matches!(self.state, PortState::Idle)
+    }
+
+    // ----- inputs -----
+
+    /// Bytes from the host. All of them are consumed.
+    pub fn handle_serial(&mut self, bytes: &[u8], now: Instant) {
+        self.last_input = now;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match &mut self.state {
+                PortState::Data { remaining, buf, .. } => {
+                    let n = (*remaining).min(rest.len());
+                    buf.extend_from_slice(&rest[..n]);
+                    *remaining -= n;
+                    rest = &rest[n..];
+                    if *remaining == 0 {
+                        self.finish_data(now);
+                    }
+                }
+                PortState::Busy(Job::Reboot) => break,
+                PortState::Busy(_) => {
+                    // A command is running: each burst of input is refused
+                    // with one `busy p...` and dropped, never run later;
+                    // except AT+RST, which ESP-AT obeys even now.
+                    rest = &[];
+                    self.line.reset();
+                    if bytes.windows(8).any(|w| w.eq_ignore_ascii_case(b"AT+RST\r\n")) {
+                        self.out.extend_from_slice(reply::FORCE_RESTART);
+                        let _ = self.reboot(now);
+                    } else {
+                        if self.syslog {
+                            self.out.extend_from_slice(alloc::format!("ERR CODE:0x{:08x}\r\n", AtError::Busy.code()).as_bytes());
+                        }
+                        self.out.extend_from_slice(reply::BUSY);
+                    }
+                }
+                PortState::Idle => {
+                    let mut echo = Vec::new();
+                    let mut used = 0;
+                    let mut event = None;
+                    for &b in rest {
+                        used += 1;
+                        event = self.line.push(b, &mut echo);
+                        if event.is_some() {
+                            break;
+                        }
+                    }
+                    rest = &rest[used..];
+                    if self.echo {
+                        self.out.extend_from_slice(&echo);
+                    }
+                    match event {
+                        Some(LineEvent::Line(line)) => self.dispatch(&line, now),
+                        // ESP-AT reports an over-long line as one without `AT`.
+                        Some(LineEvent::TooLong) => self.finish(Reply::Error(AtError::NoAt)),
+                        None => {}
+                    }
+                }
+            }
+        }
+        self.flush_urcs(now);
+    }
+
+    /// The host went away (TCP client closed): forget its half-sent line
+    /// and abandon a data transfer, so the next host finds a fresh port.
+    pub fn handle_host_detached(&mut self, now: Instant) {
+        self.line.reset();
+        if let PortState::Data { .. } = self.state {
+            self.state = PortState::Idle;
+            self.finish(Reply::Error(AtError::ExecFailed));
+        }
+        self.flush_urcs(now);
+    }
+
+    /// An event other than host bytes.
+    pub fn handle_event(&mut self, event: Event, now: Instant) {
+        match event {
+            Event::ApLost { down_for } => {
+                self.station.radio_down_until = Some(now + down_for);
+                self.station_lost(now);
+            }
+        }
+        self.flush_urcs(now);
+    }
+
+    /// Time has reached (or passed) [`Module::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.job_deadline.is_some_and(|t| t <= now) {
+            self.job_deadline = None;
+            if let PortState::Busy(Job::Reboot) = self.state {
+                self.boot(now);
+            }
+        }
+        self.wifi_timers(now);
+        self.flush_urcs(now);
+    }
+
+    // ----- outputs -----
+
+    /// Copies pending host-bound bytes into `buf`; returns how many.
+    #[must_use]
+    pub fn poll_serial(&mut self, buf: &mut [u8]) -> usize {
+        let pending = &self.out[self.out_pos..];
+        let n = pending.len().min(buf.len());
+        buf[..n].copy_from_slice(&pending[..n]);
+        self.out_pos += n;
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        n
+    }
+
+    /// Bytes waiting for the host.
+    pub fn serial_pending(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// The next thing the runtime must do.
+    #[must_use]
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When [`Module::handle_timeout`] must be called next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let urc_hold = (!self.urcs.is_empty() && matches!(self.state, PortState::Idle) && !self.line.is_idle())
+            .then_some(self.last_input + URC_HOLD);
+        [self.job_deadline, self.station.join.as_ref().map(|j| j.next), self.station.reconnect_at, urc_hold]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ----- internals used by the commands -----
+
+    /// Appends bytes for the host (a command's own response lines).
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Queues an unsolicited report line (without its CR LF).
+    pub(crate) fn urc(&mut self, line: &[u8]) {
+        let mut l = Vec::with_capacity(line.len() + 2);
+        l.extend_from_slice(line);
+        l.extend_from_slice(b"\r\n");
+        self.urcs.push_back(l);
+    }
+
+    /// Queues an action for the runtime.
+    pub(crate) fn act(&mut self, action: Action) {
+        if !self.actions.contains(&action) || !matches!(action, Action::Persist(_)) {
+            self.actions.push_back(action);
+        }
+    }
+
+    /// Changes a setting governed by AT+SYSSTORE: in RAM, and in flash too
+    /// while SYSSTORE is on.
+    pub(crate) fn save(&mut self, f: impl Fn(&mut Settings)) {
+        f(&mut self.current);
+        if self.sysstore {
+            f(&mut self.stored);
+            self.act(Action::Persist(Store::Settings));
+        }
+    }
+
+    /// Changes a setting that ESP-AT always writes to flash.
+    pub(crate) fn save_always(&mut self, f: impl Fn(&mut Settings)) {
+        f(&mut self.current);
+        f(&mut self.stored);
+        self.act(Action::Persist(Store::Settings));
+    }
+
+    /// Starts a reboot: the port goes deaf, then the module boots again
+    /// from its stored settings.
+    pub(crate) fn reboot(&mut self, now: Instant) -> Reply {
+        self.job_deadline = Some(now + REBOOT);
+        self.urcs.clear();
+        self.station = Station::default();
+        self.act(Action::Rebooted);
+        self.state = PortState::Busy(Job::Reboot);
+        Reply::Done
+    }
+
+    /// Marks the port busy until a background step finishes the command.
+    pub(crate) fn busy_with(&mut self, job: Job) -> Reply {
+        self.state = PortState::Busy(job);
+        Reply::Pending
+    }
+
+    /// Ends the running command with `reply`, back to Idle.
+    pub(crate) fn complete(&mut self, reply: Reply) {
+        if matches!(self.state, PortState::Busy(Job::Join)) {
+            self.state = PortState::Idle;
+            self.finish(reply);
+        }
+    }
+
+    /// True if the running command is `job`.
+    pub(crate) fn running_join(&self) -> bool {
+        matches!(self.state, PortState::Busy(Job::Join))
+    }
+
+    // ----- the engine -----
+
+    fn boot(&mut self, now: Instant) {
+        let uart_before = self.current.uart;
+        self.current = self.stored.clone();
+        self.echo = true;
+        self.syslog = false;
+        self.sysstore = self.mfg.get("factory_param", "sys_store").and_then(|v| v.as_integer()) != Some(0);
+        self.clock_base = 0;
+        self.clock_at = now;
+        self.line.reset();
+        self.state = PortState::Idle;
+        self.out.extend_from_slice(reply::READY);
+        if self.current.uart != uart_before {
+            self.act(Action::SetUart(self.current.uart));
+        }
+        if self.current.autoconn && self.current.wifi_mode & 1 == 1 {
+            if let Some(config) = self.current.station.clone() {
+                commands::wifi::start_join(self, config, crate::wifi::station::JoinOrigin::Background, now);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, line: &[u8], now: Instant) {
+        if line.is_empty() {
+            return;
+        }
+        if line.len() < 2 || !line[..2].eq_ignore_ascii_case(b"AT") {
+            return self.finish(Reply::Error(AtError::NoAt));
+        }
+        let rest = &line[2..];
+        let name_len = rest.iter().position(|&b| b == b'=' || b == b'?').unwrap_or(rest.len());
+        let (name, form) = rest.split_at(name_len);
+        // ESP-AT upper-cases command names: `at+gmr` is AT+GMR.
+        let name = name.to_ascii_uppercase();
+        let Some(cmd) = table::lookup(commands::COMMANDS, &name) else {
+            return self.finish(Reply::Error(AtError::UnsupportedCommand));
+        };
+        let reply = match form {
+            b"" => cmd.exec.map(|h| h(self, &Args::none(), now)),
+            b"?" => cmd.query.map(|h| h(self, &Args::none(), now)),
+            b"=?" => cmd.test.map(|h| h(self, &Args::none(), now)),
+            [b'=', list @ ..] => cmd.set.map(|set| {
+                match params::parse(list).and_then(|v| Args::check(v, set.params)) {
+                    Ok(args) => (set.run)(self, &args, now),
+                    Err(e) => Reply::Error(e),
+                }
+            }),
+            _ => Some(Reply::Error(AtError::ParseFail(0))),
+        };
+        self.finish(reply.unwrap_or(Reply::Error(AtError::WrongType)));
+    }
+
+    /// Writes a handler's final result and moves the port on.
+    fn finish(&mut self, reply: Reply) {
+        match reply {
+            Reply::Ok => self.out.extend_from_slice(reply::OK),
+            Reply::Error(e) => reply::write_error(&mut self.out, e, self.syslog),
+            Reply::Done | Reply::Pending => {}
+            Reply::Prompt { len, sink } => {
+                self.out.extend_from_slice(reply::PROMPT);
+                self.state = PortState::Data { remaining: len, buf: Vec::with_capacity(len), sink };
+            }
+        }
+    }
+
+    fn finish_data(&mut self, now: Instant) {
+        let PortState::Data { buf, sink, .. } = core::mem::replace(&mut self.state, PortState::Idle) else {
+            return;
+        };
+        let reply = match sink {
+            DataSink::Mfg(w) => commands::sysmfg::finish_write(self, w, buf, now),
+        };
+        self.finish(reply);
+    }
+
+    fn wifi_timers(&mut self, now: Instant) {
+        if self.station.join.as_ref().is_some_and(|j| j.next <= now) {
+            commands::wifi::step_join(self, now);
+        }
+        if self.station.reconnect_at.is_some_and(|t| t <= now) {
+            self.station.reconnect_at = None;
+            if let Some(config) = self.current.station.clone() {
+                commands::wifi::start_join(self, config, crate::wifi::station::JoinOrigin::Background, now);
+            }
+        }
+    }
+
+    /// The AP vanished under the station (fault or radio loss).
+    fn station_lost(&mut self, now: Instant) {
+        let had_link = self.station.disconnect();
+        if had_link {
+            self.urc(b"WIFI DISCONNECT");
+        }
+        if self.running_join() {
+            self.complete(Reply::Error(AtError::ExecFailed));
+        }
+        let interval = self.current.station.as_ref().map_or(0, |s| s.reconn_interval);
+        if had_link && interval > 0 {
+            self.station.state = crate::wifi::station::StaState::Connecting;
+            self.station.reconnect_at = Some(now + Duration::from_secs(u64::from(interval)));
+        }
+    }
+
+    fn flush_urcs(&mut self, now: Instant) {
+        if !matches!(self.state, PortState::Idle) {
+            return;
+        }
+        let partial_echoed = self.echo && !self.line.is_idle();
+        if partial_echoed && now < self.last_input + URC_HOLD {
+            return;
+        }
+        while let Some(u) = self.urcs.pop_front() {
+            self.out.extend_from_slice(&u);
+        }
+    }
+}
