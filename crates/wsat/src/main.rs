@@ -1,1 +1,110 @@
-fn main(){}
+//! wsat: a virtual ESP-AT WebSocket module.
+//!
+//! This crate is the thin tokio runtime around `wsat-core`: command line,
+//! transports for the AT port (`host/`), the state directory (`state.rs`),
+//! the networks file, PKI import, UART pacing and the event loop
+//! (`driver.rs`). Every protocol decision is in the core.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod driver;
+mod host;
+mod networks;
+mod pacing;
+mod pki;
+mod state;
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use wsat_core::wifi::radio::Radio;
+use wsat_core::{Config, Duration, Instant, Module, VersionInfo};
+
+use crate::cli::Cli;
+use crate::host::Port;
+use crate::state::StateDir;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.command_reference {
+        print!("{}", wsat_core::at::table::reference_markdown(wsat_core::commands::COMMANDS));
+        return ExitCode::SUCCESS;
+    }
+    let default = ["warn", "info", "debug", "trace"][usize::from(cli.verbose.min(3))];
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)))
+        .init();
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wsat: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wsat: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let state_path = cli.state.clone().unwrap_or_else(StateDir::default_path);
+    let state = StateDir::open(&state_path)?;
+    let mut settings = state.load_settings()?;
+    let mut mfg = state.load_mfg()?;
+    if let Some(dir) = &cli.pki {
+        let n = pki::import(dir, &mut mfg)?;
+        state.save_mfg(&mfg)?;
+        tracing::info!(count = n, dir = %dir.display(), "imported PKI into the manufacturing NVS");
+    }
+    if let Some(baud) = cli.baud {
+        settings.get_or_insert_with(Default::default).uart.baud = baud;
+    }
+    let radio = match &cli.networks {
+        Some(path) => networks::load(path)?,
+        None => Radio::Permissive,
+    };
+    let uart = settings.clone().unwrap_or_default().uart;
+
+    let port = if let Some(addr) = cli.tcp {
+        let p = host::tcp::TcpPort::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        eprintln!("wsat: AT port listening on tcp://{}", p.local_addr()?);
+        Port::Tcp(p)
+    } else if let Some(link) = &cli.pty {
+        let p = host::pty::PtyPort::open(link).with_context(|| format!("cannot create a pty at {}", link.display()))?;
+        eprintln!("wsat: AT port on {} -> {}", link.display(), p.slave_path().display());
+        Port::Pty(p)
+    } else if let Some(dev) = &cli.serial {
+        let p = host::serial::SerialPort::open(dev, uart).with_context(|| format!("cannot open {}", dev.display()))?;
+        eprintln!("wsat: AT port on {} at {} baud", dev.display(), uart.baud);
+        Port::Serial(p)
+    } else {
+        let p = host::stdio::StdioPort::open().context("cannot use stdin/stdout")?;
+        if p.is_terminal() {
+            eprintln!(
+                "wsat {}: virtual ESP-AT module. Type AT commands (Enter sends CR LF); Ctrl-C quits. State: {}",
+                env!("CARGO_PKG_VERSION"),
+                state.path().display()
+            );
+        }
+        Port::Stdio(p)
+    };
+
+    let origin = tokio::time::Instant::now();
+    let config = Config {
+        version: VersionInfo { version: env!("CARGO_PKG_VERSION").into(), build: std::env::consts::ARCH.into() },
+        settings,
+        mfg,
+        radio,
+    };
+    let module = Module::new(config, Instant::ZERO);
+    let opts = driver::Options { pace: cli.pace, ap_down: Duration::from_millis(cli.ap_down_ms) };
+    driver::run(module, port, state, opts, origin).await
+}

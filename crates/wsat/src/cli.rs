@@ -1,0 +1,61 @@
+//! Command-line interface.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// wsat: a virtual ESP-AT WebSocket module. It speaks AT commands on a
+/// serial line (stdin/stdout by default) and opens real WebSocket
+/// connections on this machine's network.
+#[derive(Debug, Parser)]
+#[command(name = "wsat", version, about, long_about = None)]
+pub struct Cli {
+    /// Serve the AT port over TCP at ADDR (one client at a time, like ser2net).
+    #[arg(long, value_name = "ADDR", group = "transport")]
+    pub tcp: Option<SocketAddr>,
+
+    /// Create a pseudo-terminal and link it at PATH (for QEMU, Renode, picocom...).
+    #[arg(long, value_name = "PATH", group = "transport")]
+    pub pty: Option<PathBuf>,
+
+    /// Use a real serial port (a UART) as the AT port.
+    #[arg(long, value_name = "DEV", group = "transport")]
+    pub serial: Option<PathBuf>,
+
+    /// Line rate at start, in baud (default: the stored AT+UART_DEF, 115200).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(80..=5_000_000))]
+    pub baud: Option<u32>,
+
+    /// Pace the AT port at the UART's baud rate (start bit, data, parity and
+    /// stop bits per byte), both ways, as a real UART would.
+    #[arg(long)]
+    pub pace: bool,
+
+    /// Directory for persistent settings and the manufacturing NVS
+    /// (default: $XDG_STATE_HOME/wsat or ~/.local/state/wsat).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+
+    /// Import an ESP-AT `raw_data` style PKI directory into the
+    /// manufacturing NVS at start (wss_ca/, wss_cert/, wss_key/).
+    #[arg(long, value_name = "DIR")]
+    pub pki: Option<PathBuf>,
+
+    /// A TOML file of access points: the radio then knows only these.
+    #[arg(long, value_name = "FILE")]
+    pub networks: Option<PathBuf>,
+
+    /// How long the radio stays down after SIGUSR1 (fault injection), in ms.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub ap_down_ms: u64,
+
+    /// Print the AT command reference (Markdown) and exit.
+    #[arg(long)]
+    pub command_reference: bool,
+
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG
+    /// overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}

@@ -1,0 +1,137 @@
+//! The runtime's event loop: one task that owns the module, the AT port,
+//! the state directory and a single timer re-armed from the module's next
+//! deadline (the quinn pattern).
+//!
+//! Each turn: wait for host input, the timer, or a signal; hand it to the
+//! module; then write the module's output to the host (paced, if asked) and
+//! carry out its actions, in that order.
+
+use anyhow::Result;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::time::{sleep_until, Instant as TokioInstant};
+use wsat_core::{Action, Duration, Event, Instant, Module, Store};
+
+use crate::host::{Input, Port};
+use crate::pacing::Pacer;
+use crate::state::StateDir;
+
+/// Runtime options for the loop.
+pub struct Options {
+    /// Pace the port at the UART rate.
+    pub pace: bool,
+    /// Radio down time after SIGUSR1.
+    pub ap_down: Duration,
+}
+
+/// Maps between the tokio clock and the core's millisecond instants.
+struct Clock {
+    origin: TokioInstant,
+}
+
+impl Clock {
+    fn now(&self) -> Instant {
+        Instant::from_millis(self.origin.elapsed().as_millis() as u64)
+    }
+
+    fn to_tokio(&self, t: Instant) -> TokioInstant {
+        self.origin + std::time::Duration::from_millis(t.millis())
+    }
+}
+
+/// Runs the module until stdin ends (for stdio) or a signal asks to stop.
+pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Options, origin: TokioInstant) -> Result<()> {
+    let clock = Clock { origin };
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigusr1 = signal(SignalKind::user_defined1())?;
+    let uart = module.uart();
+    let mut tx_line = Pacer::new(uart);
+    let mut rx_line = Pacer::new(uart);
+    let mut buf = vec![0u8; 4096];
+    let mut input_ended = false;
+
+    loop {
+        flush(&mut module, &mut port, &state, &mut tx_line, &mut rx_line, opts.pace, &clock).await;
+        if input_ended && !module.is_busy() && module.serial_pending() == 0 {
+            return Ok(());
+        }
+        let deadline = module.poll_timeout().map(|t| clock.to_tokio(t));
+        tokio::select! {
+            input = port.next_input(&mut buf) => match input? {
+                Input::Data(n) => {
+                    if opts.pace {
+                        // The bytes reach the module when the line has carried them.
+                        sleep_until(rx_line.transmit(n)).await;
+                    }
+                    tracing::trace!(bytes = n, "host -> module");
+                    module.handle_serial(&buf[..n], clock.now());
+                }
+                Input::Attached => {}
+                Input::Detached => module.handle_host_detached(clock.now()),
+                Input::Eof => input_ended = true,
+            },
+            _ = sleep_until(deadline.unwrap_or_else(TokioInstant::now)), if deadline.is_some() => {
+                module.handle_timeout(clock.now());
+            }
+            _ = sigusr1.recv() => {
+                tracing::warn!(down_ms = opts.ap_down.millis(), "fault injected: access point lost");
+                module.handle_event(Event::ApLost { down_for: opts.ap_down }, clock.now());
+            }
+            _ = sigterm.recv() => return Ok(()),
+            _ = sigint.recv() => return Ok(()),
+        }
+    }
+}
+
+/// Writes pending output to the host and carries out pending actions.
+async fn flush(
+    module: &mut Module,
+    port: &mut Port,
+    state: &StateDir,
+    tx_line: &mut Pacer,
+    rx_line: &mut Pacer,
+    pace: bool,
+    clock: &Clock,
+) {
+    let mut chunk = [0u8; 4096];
+    while port.attached() {
+        // Paced output goes in ~10 ms slices so the line clock stays smooth.
+        let limit = if pace { tx_line.bytes_in(std::time::Duration::from_millis(10)).min(chunk.len()) } else { chunk.len() };
+        let n = module.poll_serial(&mut chunk[..limit]);
+        if n == 0 {
+            break;
+        }
+        tracing::trace!(bytes = n, "module -> host");
+        if let Err(e) = port.write_all(&chunk[..n]).await {
+            tracing::info!(error = %e, "host gone while writing");
+            module.handle_host_detached(clock.now());
+            break;
+        }
+        if pace {
+            sleep_until(tx_line.transmit(n)).await;
+        }
+    }
+    while let Some(action) = module.poll_action() {
+        match action {
+            Action::Persist(Store::Settings) => {
+                if let Err(e) = state.save_settings(module.stored_settings()) {
+                    tracing::error!(error = %format!("{e:#}"), "cannot save settings");
+                }
+            }
+            Action::Persist(Store::Mfg) => {
+                if let Err(e) = state.save_mfg(module.mfg()) {
+                    tracing::error!(error = %format!("{e:#}"), "cannot save the manufacturing NVS");
+                }
+            }
+            Action::SetUart(u) => {
+                tracing::info!(baud = u.baud, "UART settings changed");
+                tx_line.set(u);
+                rx_line.set(u);
+                if let Err(e) = port.set_uart(u) {
+                    tracing::error!(error = %e, "cannot apply UART settings");
+                }
+            }
+            Action::Rebooted => tracing::info!("module rebooted"),
+        }
+    }
+}

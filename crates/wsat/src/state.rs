@@ -1,0 +1,139 @@
+//! The state directory: persistent settings and the manufacturing NVS.
+//!
+//! Two JSON files, `settings.json` (what AT+SYSSTORE and friends save) and
+//! `mfg_nvs.json` (the AT+SYSMFG partition). Every write is crash-safe: the
+//! new content goes to a temporary file in the same directory, is synced,
+//! and is renamed over the old file (atomic on POSIX), then the directory is
+//! synced. A kill at any moment leaves the old or the new file, never a
+//! torn one.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use wsat_core::mfg::MfgNvs;
+use wsat_core::settings::Settings;
+
+const SETTINGS: &str = "settings.json";
+const MFG: &str = "mfg_nvs.json";
+
+/// An open state directory.
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    /// Opens (creating if needed) `dir`.
+    pub fn open(dir: &Path) -> Result<StateDir> {
+        fs::create_dir_all(dir).with_context(|| format!("cannot create state directory {}", dir.display()))?;
+        Ok(StateDir { dir: dir.to_path_buf() })
+    }
+
+    /// The default directory: `$XDG_STATE_HOME/wsat`, else
+    /// `~/.local/state/wsat`, else `./.wsat-state`.
+    pub fn default_path() -> PathBuf {
+        if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+            return PathBuf::from(x).join("wsat");
+        }
+        match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            Some(home) => PathBuf::from(home).join(".local/state/wsat"),
+            None => PathBuf::from(".wsat-state"),
+        }
+    }
+
+    /// Where the directory is.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The stored settings, if any were saved.
+    pub fn load_settings(&self) -> Result<Option<Settings>> {
+        self.load(SETTINGS)
+    }
+
+    /// The manufacturing NVS (empty if never written).
+    pub fn load_mfg(&self) -> Result<MfgNvs> {
+        Ok(self.load(MFG)?.unwrap_or_default())
+    }
+
+    /// Saves the settings.
+    pub fn save_settings(&self, s: &Settings) -> Result<()> {
+        self.save(SETTINGS, s)
+    }
+
+    /// Saves the manufacturing NVS.
+    pub fn save_mfg(&self, m: &MfgNvs) -> Result<()> {
+        self.save(MFG, m)
+    }
+
+    fn load<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {
+        let path = self.dir.join(name);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .with_context(|| format!("{} is not a valid wsat state file", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    fn save<T: Serialize>(&self, name: &str, value: &T) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(value)?;
+        write_atomic(&self.dir.join(name), &bytes)
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves the old or the new
+/// content.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let mut f = fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
+    // The rename is durable only once the directory entry is.
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_missing_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let st = StateDir::open(&tmp.path().join("nested/state")).unwrap();
+        assert_eq!(st.load_settings().unwrap(), None);
+        assert_eq!(st.load_mfg().unwrap(), MfgNvs::new());
+        let s = Settings { wifi_mode: 3, ..Settings::default() };
+        st.save_settings(&s).unwrap();
+        assert_eq!(st.load_settings().unwrap(), Some(s));
+        let mut m = MfgNvs::new();
+        m.set("wss_ca", "wss_ca.0", wsat_core::mfg::MfgValue::Bin(vec![0, 1, 255]));
+        st.save_mfg(&m).unwrap();
+        assert_eq!(st.load_mfg().unwrap(), m);
+        // No temporary files are left behind.
+        let names: Vec<_> = fs::read_dir(st.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn corrupt_file_is_a_clear_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let st = StateDir::open(tmp.path()).unwrap();
+        fs::write(tmp.path().join(SETTINGS), b"{not json").unwrap();
+        let err = format!("{:#}", st.load_settings().unwrap_err());
+        assert!(err.contains("not a valid wsat state file"), "{err}");
+    }
+}

@@ -1,0 +1,198 @@
+//! Helpers for tests that drive the real `wsat` binary over its transports.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long an expectation waits for its bytes.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running wsat process.
+pub struct Wsat {
+    pub child: Child,
+    /// What it printed about where its AT port is.
+    pub banner: String,
+}
+
+impl Wsat {
+    /// Starts wsat with `args` and waits for its "AT port" banner line.
+    pub fn start(args: &[&str]) -> Wsat {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsat"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("wsat starts");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut first = true;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if first {
+                    let _ = tx.send(line.clone());
+                    first = false;
+                }
+                eprintln!("[wsat] {line}");
+            }
+        });
+        let banner = rx.recv_timeout(PATIENCE).expect("wsat prints its banner");
+        Wsat { child, banner }
+    }
+
+    /// The TCP address from a `--tcp` banner.
+    pub fn tcp_addr(&self) -> String {
+        self.banner.rsplit("tcp://").next().expect("tcp banner").trim().to_string()
+    }
+
+    /// Stops the process (SIGTERM) and waits for it.
+    pub fn stop(mut self) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).expect("signal delivered");
+    }
+}
+
+impl Drop for Wsat {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A host's end of the AT port: bytes out, bytes in with a deadline.
+pub struct HostEnd {
+    writer: Box<dyn Write + Send>,
+    rx: mpsc::Receiver<Vec<u8>>,
+    pub buf: Vec<u8>,
+}
+
+impl HostEnd {
+    /// Wraps a reader and writer; reading happens on a thread.
+    pub fn new(mut reader: Box<dyn Read + Send>, writer: Box<dyn Write + Send>) -> HostEnd {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut b = vec![0u8; 65536];
+            loop {
+                match reader.read(&mut b) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send(b[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
+                }
+            }
+        });
+        HostEnd { writer, rx, buf: Vec::new() }
+    }
+
+    /// Connects to a `--tcp` port.
+    pub fn tcp(addr: &str) -> HostEnd {
+        let s = TcpStream::connect(addr).expect("connect to the AT port");
+        s.set_nodelay(true).expect("nodelay");
+        HostEnd::new(Box::new(s.try_clone().expect("clone")), Box::new(s))
+    }
+
+    /// Opens a terminal device (the `--pty` link).
+    pub fn tty(path: &Path) -> HostEnd {
+        let f = std::fs::OpenOptions::new().read(true).write(true).open(path).expect("open the pty");
+        HostEnd::new(Box::new(f.try_clone().expect("clone")), Box::new(f))
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write to the AT port");
+        self.writer.flush().expect("flush");
+    }
+
+    /// Waits until at least `n` bytes are buffered (or the deadline).
+    pub fn fill(&mut self, n: usize, patience: Duration) {
+        let end = Instant::now() + patience;
+        while self.buf.len() < n {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(b) => self.buf.extend(b),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Takes exactly the next `want.len()` bytes, failing with both sides
+    /// shown if they differ.
+    pub fn expect(&mut self, want: &[u8], context: &str) {
+        self.fill(want.len(), PATIENCE);
+        let n = want.len().min(self.buf.len());
+        let got: Vec<u8> = self.buf.drain(..n).collect();
+        assert_eq!(escape(&got), escape(want), "{context}");
+    }
+
+    /// Reads until `needle` appears; returns everything up to and including it.
+    pub fn until(&mut self, needle: &[u8]) -> Vec<u8> {
+        let end = Instant::now() + PATIENCE;
+        loop {
+            if let Some(i) = self.buf.windows(needle.len()).position(|w| w == needle) {
+                return self.buf.drain(..i + needle.len()).collect();
+            }
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(b) => self.buf.extend(b),
+                Err(_) => panic!("no {:?} within {PATIENCE:?}; got {}", escape(needle), escape(&self.buf)),
+            }
+        }
+    }
+
+    /// Collects whatever arrives within `d`.
+    pub fn quiet_for(&mut self, d: Duration) -> Vec<u8> {
+        let end = Instant::now() + d;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(b) => self.buf.extend(b),
+                Err(_) => break,
+            }
+        }
+        std::mem::take(&mut self.buf)
+    }
+}
+
+/// Bytes in transcript notation.
+pub fn escape(b: &[u8]) -> String {
+    let mut s = String::new();
+    for &c in b {
+        match c {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            b'\\' => s.push_str("\\\\"),
+            0x20..=0x7e => s.push(char::from(c)),
+            _ => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s
+}
+
+/// A fresh temporary directory.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+/// `dir/name` as a string argument.
+pub fn arg(dir: &Path, name: &str) -> String {
+    dir.join(name).to_string_lossy().into_owned()
+}
+
+/// The path of a file under the workspace's `tests/` directory.
+pub fn workspace_tests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests")
+}

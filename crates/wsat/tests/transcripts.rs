@@ -1,0 +1,75 @@
+//! Every golden transcript in `tests/transcripts/`, run against the real
+//! binary: over TCP and over a pseudo-terminal, in real time.
+
+mod common;
+
+#[path = "../../../tests/transcript_format.rs"]
+mod transcript_format;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{HostEnd, Wsat};
+use transcript_format::Step;
+
+#[derive(Clone, Copy, Debug)]
+enum Transport {
+    Tcp,
+    Pty,
+}
+
+fn start(t: Transport, state: &Path, link: &Path) -> (Wsat, HostEnd) {
+    let state = state.to_string_lossy().into_owned();
+    match t {
+        Transport::Tcp => {
+            let w = Wsat::start(&["--tcp", "127.0.0.1:0", "--state", &state]);
+            let host = HostEnd::tcp(&w.tcp_addr());
+            (w, host)
+        }
+        Transport::Pty => {
+            let link_s = link.to_string_lossy().into_owned();
+            let w = Wsat::start(&["--pty", &link_s, "--state", &state]);
+            let host = HostEnd::tty(link);
+            (w, host)
+        }
+    }
+}
+
+fn run(t: Transport, name: &str, text: &str) {
+    let dir = common::tempdir();
+    let state = dir.path().join("state");
+    let link: PathBuf = dir.path().join("ttyWSAT");
+    let (mut wsat, mut host) = start(t, &state, &link);
+    for (i, step) in transcript_format::parse(text, env!("CARGO_PKG_VERSION")).into_iter().enumerate() {
+        let ctx = format!("{name} over {t:?}: step {}", i + 1);
+        match step {
+            Step::Send(b) => host.send(&b),
+            Step::Expect(b) => host.expect(&b, &ctx),
+            Step::Wait(ms) => std::thread::sleep(Duration::from_millis(ms)),
+            Step::Restart => {
+                drop(host);
+                wsat.stop();
+                (wsat, host) = start(t, &state, &link);
+            }
+        }
+    }
+    let trailing = host.quiet_for(Duration::from_millis(400));
+    assert!(trailing.is_empty(), "{name} over {t:?}: unexpected trailing output: {}", common::escape(&trailing));
+    wsat.stop();
+}
+
+fn run_all(t: Transport) {
+    for (name, text) in transcript_format::all() {
+        run(t, &name, &text);
+    }
+}
+
+#[test]
+fn transcripts_over_tcp() {
+    run_all(Transport::Tcp);
+}
+
+#[test]
+fn transcripts_over_pty() {
+    run_all(Transport::Pty);
+}
