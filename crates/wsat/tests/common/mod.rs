@@ -75,6 +75,17 @@ pub struct HostEnd {
     writer: Box<dyn Write + Send>,
     rx: mpsc::Receiver<Vec<u8>>,
     pub buf: Vec<u8>,
+    /// For TCP: closes the connection for real on drop (the reader thread
+    /// holds a clone of the socket).
+    tcp: Option<TcpStream>,
+}
+
+impl Drop for HostEnd {
+    fn drop(&mut self) {
+        if let Some(s) = &self.tcp {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
 }
 
 impl HostEnd {
@@ -96,14 +107,16 @@ impl HostEnd {
                 }
             }
         });
-        HostEnd { writer, rx, buf: Vec::new() }
+        HostEnd { writer, rx, buf: Vec::new(), tcp: None }
     }
 
     /// Connects to a `--tcp` port.
     pub fn tcp(addr: &str) -> HostEnd {
         let s = TcpStream::connect(addr).expect("connect to the AT port");
         s.set_nodelay(true).expect("nodelay");
-        HostEnd::new(Box::new(s.try_clone().expect("clone")), Box::new(s))
+        let mut h = HostEnd::new(Box::new(s.try_clone().expect("clone")), Box::new(s.try_clone().expect("clone")));
+        h.tcp = Some(s);
+        h
     }
 
     /// Opens a terminal device (the `--pty` link).
