@@ -5,8 +5,8 @@
 //!
 //! - `> BYTES`   the host sends BYTES;
 //! - `< BYTES`   the next bytes the module sends are exactly BYTES (the
-//!               runner waits for them: a fake clock jumps to the next
-//!               deadline, a real run waits up to a few seconds);
+//!   runner waits for them: a fake clock jumps to the next deadline, a real
+//!   run waits up to a few seconds);
 //! - `@ MS`      MS milliseconds pass;
 //! - `! restart` power-cycle the module, keeping its persistent state;
 //! - `# ...`     a comment; blank lines are ignored.

@@ -171,7 +171,8 @@ mod tests {
     #[test]
     fn table() {
         // (input, lines out, echo)
-        let cases: &[(&[u8], &[&[u8]], &[u8])] = &[
+        type Case<'a> = (&'a [u8], &'a [&'a [u8]], &'a [u8]);
+        let cases: &[Case] = &[
             (b"AT\r\n", &[b"AT"], b"AT\r\n"),
             (b"AT\r\nATE0\r\n", &[b"AT", b"ATE0"], b"AT\r\nATE0\r\n"),
             (b"\r\n", &[b""], b"\r\n"),

@@ -207,7 +207,8 @@ mod tests {
 
     #[test]
     fn table() {
-        let cases: &[(&[u8], Result<Vec<Value>, AtError>)] = &[
+        type Case<'a> = (&'a [u8], Result<Vec<Value>, AtError>);
+        let cases: &[Case] = &[
             (b"1", Ok(vec![Value::Int(1)])),
             (b"-12,0x1F,0XfF", Ok(vec![Value::Int(-12), Value::Int(31), Value::Int(255)])),
             (b"\"ssid\",\"pwd\",,1", Ok(vec![s(b"ssid"), s(b"pwd"), Value::Omitted, Value::Int(1)])),

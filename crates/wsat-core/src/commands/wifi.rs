@@ -173,7 +173,7 @@ pub const CWQAP: Command = Command {
 
 fn write_cwlap(m: &mut Module, filter_ssid: Option<&[u8]>, filter_mac: Option<[u8; 6]>, filter_ch: Option<i64>) {
     let mut aps = m.radio.scan();
-    aps.sort_by(|a, b| b.rssi.cmp(&a.rssi));
+    aps.sort_by_key(|ap| core::cmp::Reverse(ap.rssi));
     for ap in aps {
         if filter_ssid.is_some_and(|s| s != ap.ssid)
             || filter_mac.is_some_and(|mac| mac != ap.bssid)
