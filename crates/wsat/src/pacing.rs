@@ -12,8 +12,10 @@ use wsat_core::settings::UartConfig;
 /// One direction of a paced line.
 #[derive(Debug, Clone)]
 pub struct Pacer {
-    /// Nanoseconds a byte occupies the line.
-    ns_per_byte: u64,
+    /// Half bits per byte on the wire (1.5 stop bits are 3 half bits).
+    half_bits: u64,
+    /// Bits per second.
+    baud: u64,
     /// When the line is next free.
     free_at: Instant,
 }
@@ -21,27 +23,31 @@ pub struct Pacer {
 impl Pacer {
     /// A line with `uart`'s framing, idle now.
     pub fn new(uart: UartConfig) -> Pacer {
-        let mut p = Pacer { ns_per_byte: 0, free_at: Instant::now() };
+        let mut p = Pacer { half_bits: 20, baud: 115_200, free_at: Instant::now() };
         p.set(uart);
         p
     }
 
     /// Changes the line settings (AT+UART_CUR / AT+UART_DEF).
     pub fn set(&mut self, uart: UartConfig) {
-        let half_bits = u64::from(uart.half_bits_per_byte());
-        self.ns_per_byte = half_bits * 500_000_000 / u64::from(uart.baud.max(1));
+        self.half_bits = u64::from(uart.half_bits_per_byte());
+        self.baud = u64::from(uart.baud.max(1));
     }
 
     /// Bytes the line carries in `d` (at least 1).
     pub fn bytes_in(&self, d: Duration) -> usize {
-        ((d.as_nanos() as u64 / self.ns_per_byte.max(1)) as usize).max(1)
+        let bytes = d.as_nanos() * u128::from(self.baud) * 2 / (1_000_000_000 * u128::from(self.half_bits));
+        usize::try_from(bytes).unwrap_or(usize::MAX).max(1)
     }
 
     /// Puts `n` bytes on the line; returns when the last one has been
     /// carried.
     pub fn transmit(&mut self, n: usize) -> Instant {
         let start = self.free_at.max(Instant::now());
-        self.free_at = start + Duration::from_nanos(self.ns_per_byte.saturating_mul(n as u64));
+        // Exact, rounded up: the line is never faster than its rate.
+        let half_bits = n as u128 * u128::from(self.half_bits);
+        let ns = (half_bits * 500_000_000).div_ceil(u128::from(self.baud));
+        self.free_at = start + Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX));
         self.free_at
     }
 }
