@@ -25,6 +25,7 @@ pub mod module;
 pub mod settings;
 pub mod time;
 pub mod wifi;
+pub mod ws;
 
 pub use module::{Action, Config, Event, Module, Store, VersionInfo};
 pub use time::{Duration, Instant};

@@ -1,0 +1,6 @@
+//! The WebSocket client (RFC 6455), sans-IO: frames, masking, UTF-8
+//! validation, the opening handshake, URIs.
+
+pub mod frame;
+pub mod mask;
+pub mod utf8;
