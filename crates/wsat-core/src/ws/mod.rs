@@ -2,5 +2,7 @@
 //! validation, the opening handshake, URIs.
 
 pub mod frame;
+pub mod handshake;
 pub mod mask;
+pub mod uri;
 pub mod utf8;
