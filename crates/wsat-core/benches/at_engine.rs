@@ -14,6 +14,7 @@ fn module() -> Module {
         settings: None,
         mfg: MfgNvs::new(),
         radio: Radio::Permissive,
+        seed: 7,
     };
     let mut m = Module::new(config, Instant::ZERO);
     drain(&mut m);

@@ -40,6 +40,7 @@ use crate::settings::{Settings, UartConfig};
 use crate::time::{Duration, Instant};
 use crate::wifi::radio::Radio;
 use crate::wifi::station::Station;
+use crate::ws::link::{Link, Rng, LINKS};
 
 /// How long a reboot (AT+RST, AT+RESTORE) keeps the port deaf.
 pub const REBOOT: Duration = Duration::from_millis(300);
@@ -66,6 +67,8 @@ pub struct Config {
     pub mfg: MfgNvs,
     /// The virtual radio.
     pub radio: Radio,
+    /// Entropy for masking keys and handshake nonces (fresh per start).
+    pub seed: u64,
 }
 
 /// Which persistent store changed.
@@ -87,6 +90,39 @@ pub enum Action {
     SetUart(UartConfig),
     /// The module rebooted: drop every network resource it held.
     Rebooted,
+    /// Open a transport for a WebSocket link: resolve `host`, connect TCP
+    /// (and TLS when `tls`), within `timeout`. Answer with
+    /// [`LinkEvent::Connected`] or [`LinkEvent::Failed`]. Any transport the
+    /// link still had is dropped first.
+    LinkConnect {
+        /// Link 0-2.
+        link: u8,
+        /// Host name or address.
+        host: String,
+        /// TCP port.
+        port: u16,
+        /// wss://.
+        tls: bool,
+        /// Connect timeout.
+        timeout: Duration,
+    },
+    /// Write bytes to a link's transport, in order. With `seq`, answer
+    /// [`LinkEvent::Written`] once all of them are in the socket.
+    LinkSend {
+        /// Link 0-2.
+        link: u8,
+        /// The bytes (frames, or the handshake request).
+        data: Vec<u8>,
+        /// Acknowledge with this number.
+        seq: Option<u32>,
+    },
+    /// Close a link's transport.
+    LinkClose {
+        /// Link 0-2.
+        link: u8,
+    },
+    /// Something worth logging (why a link failed, ...).
+    Log(String),
 }
 
 /// An input other than serial bytes and time.
@@ -104,15 +140,30 @@ pub enum Event {
 pub enum DataSink {
     /// AT+SYSMFG write of a string or binary value.
     Mfg(MfgWrite),
+    /// AT+WSSEND payload.
+    WsSend(commands::websocket::PendingSend),
+    /// AT+WSHEAD header.
+    WsHead,
 }
 
 /// A command still running after its handler returned.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Job {
     /// Rebooting until the deadline.
     Reboot,
     /// AT+CWJAP waiting for the station's join.
     Join,
+    /// AT+WSOPEN waiting for the link to connect.
+    WsOpen(usize),
+    /// AT+WSCLOSE waiting for the close handshake.
+    WsClose(usize),
+    /// AT+WSSEND waiting for its bytes to be written (deadline: timeout).
+    WsSend {
+        /// The link.
+        link: usize,
+        /// The send's number.
+        seq: u32,
+    },
 }
 
 #[derive(Debug)]
@@ -142,6 +193,11 @@ pub struct Module {
     /// AT+SYSTIMESTAMP's base: Unix seconds at `clock_at`.
     pub(crate) clock_base: u64,
     pub(crate) clock_at: Instant,
+    /// The three WebSocket links.
+    pub(crate) links: [Link; LINKS],
+    /// AT+WSHEAD's headers, newest first.
+    pub(crate) ws_headers: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) rng: Rng,
     line: LineAssembler,
     state: PortState,
     /// Deadline of the running job (reboot).
@@ -170,6 +226,9 @@ impl Module {
             sysstore: true,
             clock_base: 0,
             clock_at: now,
+            links: [Link::new(), Link::new(), Link::new()],
+            ws_headers: Vec::new(),
+            rng: Rng::new(config.seed),
             line: LineAssembler::new(),
             state: PortState::Idle,
             job_deadline: None,
@@ -297,11 +356,17 @@ impl Module {
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.job_deadline.is_some_and(|t| t <= now) {
             self.job_deadline = None;
-            if let PortState::Busy(Job::Reboot) = self.state {
-                self.boot(now);
+            match self.state {
+                PortState::Busy(Job::Reboot) => self.boot(now),
+                PortState::Busy(Job::WsSend { .. }) => {
+                    self.state = PortState::Idle;
+                    self.finish(Reply::Error(AtError::ExecFailed));
+                }
+                _ => {}
             }
         }
         self.wifi_timers(now);
+        self.ws_timers(now);
         self.flush_urcs(now);
     }
 
@@ -337,7 +402,13 @@ impl Module {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let urc_hold = (!self.urcs.is_empty() && matches!(self.state, PortState::Idle) && !self.line.is_idle())
             .then_some(self.last_input + URC_HOLD);
-        [self.job_deadline, self.station.join.as_ref().map(|j| j.next), self.station.reconnect_at, urc_hold]
+        [
+            self.job_deadline,
+            self.station.join.as_ref().map(|j| j.next),
+            self.station.reconnect_at,
+            urc_hold,
+            self.ws_next_deadline(),
+        ]
             .into_iter()
             .flatten()
             .min()
@@ -360,8 +431,65 @@ impl Module {
 
     /// Queues an action for the runtime.
     pub(crate) fn act(&mut self, action: Action) {
-        if !self.actions.contains(&action) || !matches!(action, Action::Persist(_)) {
+        // Several saves in one turn are one write.
+        if !matches!(action, Action::Persist(_)) || !self.actions.contains(&action) {
             self.actions.push_back(action);
+        }
+    }
+
+    /// Queues raw bytes as (part of) an unsolicited report.
+    pub(crate) fn urc_raw(&mut self, bytes: &[u8]) {
+        self.urcs.push_back(bytes.to_vec());
+    }
+
+    /// Queues a `+WS_DATA` piece: header (may be empty), data, CR LF.
+    pub(crate) fn urc_report(&mut self, head: &[u8], data: &[u8], crlf: bool) {
+        let mut r = Vec::with_capacity(head.len() + data.len() + 2);
+        r.extend_from_slice(head);
+        r.extend_from_slice(data);
+        if crlf {
+            r.extend_from_slice(b"\r\n");
+        }
+        self.urcs.push_back(r);
+    }
+
+    /// Bytes the host has yet to take: output plus queued reports.
+    pub fn serial_backlog(&self) -> usize {
+        self.serial_pending() + self.urcs.iter().map(Vec::len).sum::<usize>()
+    }
+
+    /// Logs a line about link `id` through the runtime.
+    pub(crate) fn log_link(&mut self, id: usize, msg: &str) {
+        self.actions.push_back(Action::Log(alloc::format!("link {id}: {msg}")));
+    }
+
+    /// Housekeeping after any input: reports go out when they may.
+    pub(crate) fn after_input(&mut self, now: Instant) {
+        self.flush_urcs(now);
+    }
+
+    /// Marks the port busy with `job` until `deadline` (then it fails).
+    pub(crate) fn busy_with_deadline(&mut self, job: Job, deadline: Instant) -> Reply {
+        self.job_deadline = Some(deadline);
+        self.busy_with(job)
+    }
+
+    /// True if the running command is `job`.
+    pub(crate) fn running(&self, job: &Job) -> bool {
+        matches!(&self.state, PortState::Busy(j) if j == job)
+    }
+
+    /// True if AT+WSCLOSE is waiting for link `id`.
+    pub(crate) fn closing_command(&self, id: usize) -> bool {
+        self.running(&Job::WsClose(id))
+    }
+
+    /// Ends the running command `job` (if it is the one running).
+    pub(crate) fn complete_ws(&mut self, job: Job, reply: Reply) {
+        if self.running(&job) {
+            self.state = PortState::Idle;
+            self.job_deadline = None;
+            self.finish(reply);
         }
     }
 
@@ -388,6 +516,8 @@ impl Module {
         self.job_deadline = Some(now + REBOOT);
         self.urcs.clear();
         self.station = Station::default();
+        self.ws_drop_all();
+        self.ws_headers.clear();
         self.act(Action::Rebooted);
         self.state = PortState::Busy(Job::Reboot);
         Reply::Done
@@ -484,6 +614,8 @@ impl Module {
         };
         let reply = match sink {
             DataSink::Mfg(w) => commands::sysmfg::finish_write(self, w, buf, now),
+            DataSink::WsSend(s) => commands::websocket::finish_send(self, s, buf, now),
+            DataSink::WsHead => commands::websocket::finish_head(self, buf),
         };
         self.finish(reply);
     }
@@ -505,6 +637,7 @@ impl Module {
         let had_link = self.station.disconnect();
         if had_link {
             self.urc(b"WIFI DISCONNECT");
+            self.ws_network_down(now);
         }
         if self.running_join() {
             self.complete(Reply::Error(AtError::ExecFailed));

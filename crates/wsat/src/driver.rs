@@ -12,6 +12,7 @@ use tokio::time::{sleep_until, Instant as TokioInstant};
 use wsat_core::{Action, Duration, Event, Instant, Module, Store};
 
 use crate::host::{Input, Port};
+use crate::links::{LinkNews, Links};
 use crate::pacing::Pacer;
 use crate::state::StateDir;
 
@@ -49,9 +50,11 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     let mut rx_line = Pacer::new(uart);
     let mut buf = vec![0u8; 4096];
     let mut input_ended = false;
+    let (mut links, mut news) = Links::new();
 
     loop {
-        flush(&mut module, &mut port, &state, &mut tx_line, &mut rx_line, opts.pace, &clock).await;
+        flush(&mut module, &mut port, &state, &mut links, &mut tx_line, &mut rx_line, opts.pace, &clock).await;
+        links.set_read_allowed(module.link_read_allowed());
         if input_ended && !module.is_busy() && module.serial_pending() == 0 {
             return Ok(());
         }
@@ -73,6 +76,14 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             _ = sleep_until(deadline.unwrap_or_else(TokioInstant::now)), if deadline.is_some() => {
                 module.handle_timeout(clock.now());
             }
+            Some(t) = news.recv() => {
+                if links.is_current(&t) {
+                    match t.news {
+                        LinkNews::Event(e) => module.handle_link_event(t.link, e, clock.now()),
+                        LinkNews::Data(d) => module.handle_link_data(t.link, &d, clock.now()),
+                    }
+                }
+            }
             _ = sigusr1.recv() => {
                 tracing::warn!(down_ms = opts.ap_down.millis(), "fault injected: access point lost");
                 module.handle_event(Event::ApLost { down_for: opts.ap_down }, clock.now());
@@ -84,10 +95,12 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
 }
 
 /// Writes pending output to the host and carries out pending actions.
+#[allow(clippy::too_many_arguments)]
 async fn flush(
     module: &mut Module,
     port: &mut Port,
     state: &StateDir,
+    links: &mut Links,
     tx_line: &mut Pacer,
     rx_line: &mut Pacer,
     pace: bool,
@@ -132,6 +145,13 @@ async fn flush(
                 }
             }
             Action::Rebooted => tracing::info!("module rebooted"),
+            Action::LinkConnect { link, host, port, tls, timeout } => {
+                tracing::info!(link, %host, port, tls, "opening link");
+                links.connect(link, host, port, tls, std::time::Duration::from_millis(timeout.millis()));
+            }
+            Action::LinkSend { link, data, seq } => links.send(link, data, seq),
+            Action::LinkClose { link } => links.close(link),
+            Action::Log(message) => tracing::info!("{message}"),
         }
     }
 }

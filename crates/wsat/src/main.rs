@@ -10,6 +10,7 @@
 mod cli;
 mod driver;
 mod host;
+mod links;
 mod networks;
 mod pacing;
 mod pki;
@@ -103,8 +104,18 @@ async fn run(cli: Cli) -> Result<()> {
         settings,
         mfg,
         radio,
+        seed: entropy(),
     };
     let module = Module::new(config, Instant::ZERO);
     let opts = driver::Options { pace: cli.pace, ap_down: Duration::from_millis(cli.ap_down_ms) };
     driver::run(module, port, state, opts, origin).await
+}
+
+/// A fresh random seed from the OS (through the standard library's
+/// randomly keyed hasher), for masking keys and handshake nonces.
+fn entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish()
 }

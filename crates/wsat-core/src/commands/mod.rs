@@ -1,10 +1,12 @@
 //! The command table: every AT command wsat supports, one entry each.
 //!
 //! Each group of commands lives in its own file (`basic.rs`, `wifi.rs`,
-//! `sysmfg.rs`); this table lists them in the order AT+CMD? prints them.
+//! `sysmfg.rs`, `websocket.rs`); this table lists them in the order AT+CMD?
+//! prints them.
 
 pub mod basic;
 pub mod sysmfg;
+pub mod websocket;
 pub mod wifi;
 
 use crate::at::table::Command;
@@ -30,6 +32,12 @@ pub static COMMANDS: &[Command] = &[
     wifi::CWLAP,
     wifi::CWAUTOCONN,
     wifi::CIPSTA,
+    websocket::WSCFG,
+    websocket::WSHEAD,
+    websocket::WSOPEN,
+    websocket::WSSEND,
+    websocket::WSDATAFMT,
+    websocket::WSCLOSE,
     basic::UART_CUR,
     basic::UART_DEF,
 ];

@@ -44,6 +44,7 @@ pub const CWMODE: Command = Command {
                 // The station interface goes away with its link.
                 if m.station.disconnect() {
                     m.urc(b"WIFI DISCONNECT");
+                    m.ws_network_down(now);
                 }
                 m.station = station::Station::default();
             } else if old & 1 == 0 && a.int(1).unwrap_or(1) == 1 {
@@ -159,12 +160,13 @@ pub const CWQAP: Command = Command {
     test: None,
     query: None,
     set: None,
-    exec: Some(|m, _, _| {
+    exec: Some(|m, _, now| {
         if !has_station(m) {
             return Reply::Error(AtError::ExecFailed);
         }
         if m.station.disconnect() {
             m.urc(b"WIFI DISCONNECT");
+            m.ws_network_down(now);
         }
         m.station.state = StaState::Disconnected;
         Reply::Ok

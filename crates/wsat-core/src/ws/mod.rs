@@ -3,6 +3,7 @@
 
 pub mod frame;
 pub mod handshake;
+pub mod link;
 pub mod mask;
 pub mod uri;
 pub mod utf8;

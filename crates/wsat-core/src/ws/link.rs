@@ -1,0 +1,727 @@
+//! WebSocket links: the state machine of one esp_websocket_client, as
+//! ESP-AT runs three of them, and how received data becomes `+WS_DATA`.
+//!
+//! States follow esp_websocket_client (and `AT+WSOPEN?`): 1 connecting,
+//! 2 connected, 3 waiting to reconnect (after a read error, a lost TCP
+//! connection or a pong timeout), 4 closing. A link that loses its
+//! connection without a close frame prints `+WS_DISCONNECTED` and
+//! reconnects by itself every [`RECONNECT`]; a close handshake (either side
+//! starting it) prints `+WS_CLOSED` and frees the link.
+//!
+//! The runtime carries the bytes: the link asks for a connection
+//! ([`crate::Action::LinkConnect`]), sends ([`crate::Action::LinkSend`]) and
+//! closes ([`crate::Action::LinkClose`]); it hears back through
+//! [`Module::handle_link_event`] and [`Module::handle_link_data`].
+
+use alloc::format;
+use alloc::vec::Vec;
+
+use super::frame::{self, Decoded, Decoder, FrameError};
+use super::handshake::{self, RequestOptions, ResponseReader};
+use super::uri::WsUri;
+use crate::module::{Action, Module};
+use crate::time::{Duration, Instant};
+
+/// Links a module has.
+pub const LINKS: usize = 3;
+/// esp_websocket_client's reconnect_timeout_ms.
+pub const RECONNECT: Duration = Duration::from_secs(10);
+/// How long a closing link waits for the server's side of the close.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// How long AT+WSCLOSE waits for the server's close frame.
+pub const WSCLOSE_WAIT: Duration = Duration::from_secs(2);
+/// The largest fragmented message reassembled for message-level reports.
+pub const MAX_MESSAGE: usize = 1 << 20;
+/// Serial output (bytes not yet taken by the host) above which links stop
+/// reading their sockets: the TCP window then slows the server.
+pub const SERIAL_HIGH_WATER: usize = 64 * 1024;
+
+/// AT+WSCFG's settings for a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkConfig {
+    /// Seconds without incoming data before a ping.
+    pub ping_interval: u32,
+    /// Seconds to wait for a pong.
+    pub ping_timeout: u32,
+    /// Receive/send buffer: the largest piece handed out or sent at once.
+    pub buffer_size: usize,
+    /// 0 none, 1 client certificate, 2 server verification, 3 both.
+    pub auth_mode: u8,
+    /// Which `wss_cert.N`/`wss_key.N`.
+    pub pki_number: u8,
+    /// Which `wss_ca.N`.
+    pub ca_number: u8,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig { ping_interval: 10, ping_timeout: 120, buffer_size: 1024, auth_mode: 0, pki_number: 0, ca_number: 0 }
+    }
+}
+
+/// AT+WSOPEN?'s numbering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// 1: connecting (or reconnecting).
+    Connecting = 1,
+    /// 2: connected.
+    Connected = 2,
+    /// 3: waiting to reconnect.
+    WaitReconnect = 3,
+    /// 4: closing.
+    Closing = 4,
+}
+
+/// Where a connection attempt is.
+#[derive(Debug, Clone)]
+enum Phase {
+    /// Waiting for TCP (and TLS).
+    Transport,
+    /// Request sent, reading the response.
+    Handshake(ResponseReader),
+    /// Frames flow.
+    Open,
+}
+
+/// A message-level report in the making (fragmented messages are
+/// reassembled so the report can say how long the message is).
+#[derive(Debug, Clone, Default)]
+struct Reassembly {
+    opcode: u8,
+    data: Vec<u8>,
+}
+
+/// An open link (esp_websocket_client instance).
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The URI as given to AT+WSOPEN.
+    pub uri_text: Vec<u8>,
+    uri: WsUri,
+    subprotocol: Option<Vec<u8>>,
+    authorization: Option<Vec<u8>>,
+    open_timeout: Duration,
+    /// As AT+WSOPEN? reports it.
+    pub state: LinkState,
+    phase: Phase,
+    decoder: Decoder,
+    /// Connect + handshake deadline.
+    open_deadline: Option<Instant>,
+    ping_at: Option<Instant>,
+    pong_deadline: Option<Instant>,
+    reconnect_at: Option<Instant>,
+    close_deadline: Option<Instant>,
+    /// A close frame went out.
+    close_sent: bool,
+    /// The close handshake completed or the server closed: report sent.
+    closed_reported: bool,
+    /// AT+WSOPEN is waiting for this link.
+    opening_command: bool,
+    /// A level 1/2 report has printed its header and owes data.
+    report_open: bool,
+    reassembly: Option<Reassembly>,
+    cfg: LinkConfig,
+}
+
+/// One of the module's three links.
+#[derive(Debug, Clone, Default)]
+pub struct Link {
+    /// AT+WSCFG (reset when the link is freed, as ESP-AT does).
+    pub cfg: LinkConfig,
+    /// AT+WSDATAFMT level (kept across opens).
+    pub level: u8,
+    /// AT+WSDATAFMT mask (kept across opens).
+    pub mask: u8,
+    /// The client, while it exists.
+    pub session: Option<Session>,
+    /// Sequence numbers of sends, for [`LinkEvent::Written`].
+    next_seq: u32,
+}
+
+impl Link {
+    /// A fresh link with ESP-AT's defaults.
+    pub fn new() -> Link {
+        Link { mask: 48, ..Link::default() }
+    }
+}
+
+/// What happened to a link's transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// TCP (and TLS) is up.
+    Connected,
+    /// The transport failed (connect refused, DNS, TLS, reset...).
+    Failed,
+    /// The server closed its side (EOF).
+    Eof,
+    /// Every byte of the send numbered `seq` has been handed to the socket.
+    Written(u32),
+}
+
+/// Why a link went down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loss {
+    /// Transport failure or EOF without a close frame.
+    Transport,
+    /// No pong in time.
+    PongTimeout,
+    /// Connect or handshake did not finish in time.
+    Timeout,
+    /// The server's handshake answer was wrong.
+    Handshake,
+}
+
+/// What opening a link needs.
+pub struct OpenRequest {
+    /// The URI as typed.
+    pub uri_text: Vec<u8>,
+    /// The parsed URI.
+    pub uri: WsUri,
+    /// Sec-WebSocket-Protocol to ask for.
+    pub subprotocol: Option<Vec<u8>>,
+    /// Authorization header value.
+    pub authorization: Option<Vec<u8>>,
+    /// Connect + handshake timeout.
+    pub timeout: Duration,
+}
+
+impl Module {
+    /// Starts a link (AT+WSOPEN has checked everything).
+    pub(crate) fn ws_open(&mut self, id: usize, req: OpenRequest, now: Instant) {
+        let cfg = self.links[id].cfg;
+        let session = Session {
+            uri_text: req.uri_text,
+            uri: req.uri,
+            subprotocol: req.subprotocol,
+            authorization: req.authorization,
+            open_timeout: req.timeout,
+            state: LinkState::Connecting,
+            phase: Phase::Transport,
+            decoder: Decoder::new(cfg.buffer_size),
+            open_deadline: None,
+            ping_at: None,
+            pong_deadline: None,
+            reconnect_at: None,
+            close_deadline: None,
+            close_sent: false,
+            closed_reported: false,
+            opening_command: true,
+            report_open: false,
+            reassembly: None,
+            cfg,
+        };
+        self.links[id].session = Some(session);
+        self.ws_connect(id, now);
+    }
+
+    /// Asks the runtime for a transport.
+    fn ws_connect(&mut self, id: usize, now: Instant) {
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        s.state = LinkState::Connecting;
+        s.phase = Phase::Transport;
+        s.decoder = Decoder::new(s.cfg.buffer_size);
+        s.open_deadline = Some(now + s.open_timeout);
+        s.reconnect_at = None;
+        s.ping_at = None;
+        s.pong_deadline = None;
+        s.report_open = false;
+        s.reassembly = None;
+        let action = Action::LinkConnect {
+            link: id as u8,
+            host: s.uri.host.clone(),
+            port: s.uri.port,
+            tls: s.uri.tls,
+            timeout: s.open_timeout,
+        };
+        if self.station.has_ip() {
+            self.act(action);
+        } else {
+            // No network: the attempt fails at once, as on a module
+            // without an IP address.
+            self.ws_lost(id, Loss::Transport, now);
+        }
+    }
+
+    /// An event from the runtime about link `id`.
+    pub fn handle_link_event(&mut self, id: u8, event: LinkEvent, now: Instant) {
+        let id = usize::from(id);
+        if id < LINKS {
+            self.ws_event(id, event, now);
+        }
+        self.after_input(now);
+    }
+
+    fn ws_event(&mut self, id: usize, event: LinkEvent, now: Instant) {
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        match event {
+            LinkEvent::Connected => {
+                if !matches!(s.phase, Phase::Transport) || s.state != LinkState::Connecting {
+                    return;
+                }
+                let mut nonce = [0u8; 16];
+                self.rng.fill(&mut nonce);
+                let Some(s) = self.links[id].session.as_mut() else { return };
+                let key = handshake::key_for(nonce);
+                let opts = RequestOptions {
+                    subprotocol: s.subprotocol.as_deref(),
+                    authorization: s.authorization.as_deref(),
+                    headers: &self.ws_headers,
+                };
+                let request = handshake::request(&s.uri, &key, &opts);
+                s.phase = Phase::Handshake(ResponseReader::new(&key, s.subprotocol.as_deref()));
+                self.act(Action::LinkSend { link: id as u8, data: request, seq: None });
+            }
+            LinkEvent::Failed | LinkEvent::Eof => {
+                if s.state == LinkState::Closing {
+                    self.ws_finish_close(id);
+                } else if s.state != LinkState::WaitReconnect {
+                    self.ws_lost(id, Loss::Transport, now);
+                }
+            }
+            LinkEvent::Written(seq) => self.ws_written(id, seq),
+        }
+    }
+
+    /// Bytes from link `id`'s server.
+    pub fn handle_link_data(&mut self, id: u8, data: &[u8], now: Instant) {
+        let id = usize::from(id);
+        if id < LINKS {
+            let mut buf = data.to_vec();
+            self.ws_data(id, &mut buf, now);
+        }
+        self.after_input(now);
+    }
+
+    /// False while the host is behind: the runtime stops reading sockets.
+    pub fn link_read_allowed(&self) -> bool {
+        self.serial_backlog() < SERIAL_HIGH_WATER
+    }
+
+    fn ws_data(&mut self, id: usize, buf: &mut [u8], now: Instant) {
+        let mut at = 0;
+        while at < buf.len() {
+            let Some(s) = self.links[id].session.as_mut() else { return };
+            match &mut s.phase {
+                Phase::Transport => return,
+                Phase::Handshake(reader) => match reader.feed(&buf[at..]) {
+                    Ok(None) => return,
+                    Ok(Some((_accepted, n))) => {
+                        at += n;
+                        self.ws_established(id, now);
+                    }
+                    Err(e) => {
+                        self.log_link(id, &format!("handshake failed: {e:?}"));
+                        self.ws_lost(id, Loss::Handshake, now);
+                        return;
+                    }
+                },
+                Phase::Open => {
+                    if s.state == LinkState::Closing && s.closed_reported {
+                        // Only the server's TCP close is awaited now.
+                        return;
+                    }
+                    s.ping_at = Some(now + Duration::from_secs(u64::from(s.cfg.ping_interval)));
+                    let (n, item) = match s.decoder.decode(&mut buf[at..]) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            self.ws_protocol_error(id, e, now);
+                            return;
+                        }
+                    };
+                    at += n;
+                    match item {
+                        Some(item) => {
+                            // `item` borrows `buf`; copy what the report needs.
+                            let owned = OwnedItem::from(item);
+                            self.ws_item(id, owned, now);
+                        }
+                        None if n == 0 => return,
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn ws_established(&mut self, id: usize, now: Instant) {
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        s.phase = Phase::Open;
+        s.state = LinkState::Connected;
+        s.open_deadline = None;
+        s.ping_at = Some(now + Duration::from_secs(u64::from(s.cfg.ping_interval)));
+        let line = format!("+WS_CONNECTED:{id}");
+        if core::mem::take(&mut s.opening_command) {
+            self.write(line.as_bytes());
+            self.write(b"\r\n");
+            self.complete_ws(crate::module::Job::WsOpen(id), crate::at::reply::Reply::Ok);
+        } else {
+            self.urc(line.as_bytes());
+        }
+    }
+
+    /// The link went down without a close handshake.
+    fn ws_lost(&mut self, id: usize, why: Loss, now: Instant) {
+        if self.links[id].session.is_none() {
+            return;
+        }
+        self.log_link(id, &format!("connection lost: {why:?}"));
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        let opening = core::mem::take(&mut s.opening_command);
+        self.act(Action::LinkClose { link: id as u8 });
+        if opening {
+            // AT+WSOPEN fails and the link is freed, as ESP-AT cleans it.
+            self.ws_free(id);
+            self.complete_ws(
+                crate::module::Job::WsOpen(id),
+                crate::at::reply::Reply::Error(crate::at::error::AtError::ExecFailed),
+            );
+            return;
+        }
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        s.state = LinkState::WaitReconnect;
+        s.phase = Phase::Transport;
+        s.open_deadline = None;
+        s.ping_at = None;
+        s.pong_deadline = None;
+        s.reconnect_at = Some(now + RECONNECT);
+        let cut_report = core::mem::take(&mut s.report_open);
+        if cut_report && self.links[id].mask & 32 != 0 {
+            // A report cut short still ends its line.
+            self.urc_raw(b"\r\n");
+        }
+        self.urc(format!("+WS_DISCONNECTED:{id}").as_bytes());
+    }
+
+    /// The server broke the protocol: close with the matching code.
+    fn ws_protocol_error(&mut self, id: usize, e: FrameError, now: Instant) {
+        self.log_link(id, &format!("protocol error {e:?}, closing with {}", e.close_code()));
+        let code = e.close_code().to_be_bytes();
+        self.ws_send_close(id, &code, now);
+    }
+
+    /// Sends a close frame and waits for the server's.
+    fn ws_send_close(&mut self, id: usize, payload: &[u8], now: Instant) {
+        let Some(s) = self.links[id].session.as_ref() else { return };
+        if s.close_sent {
+            return;
+        }
+        let frame = self.client_frame(frame::OP_CLOSE, true, payload);
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        s.close_sent = true;
+        s.state = LinkState::Closing;
+        s.close_deadline = Some(now + CLOSE_WAIT);
+        self.act(Action::LinkSend { link: id as u8, data: frame, seq: None });
+    }
+
+    /// One complete item from the decoder.
+    fn ws_item(&mut self, id: usize, item: OwnedItem, now: Instant) {
+        match item {
+            OwnedItem::Ping(p) => {
+                let frame = self.client_frame(frame::OP_PONG, true, &p);
+                self.act(Action::LinkSend { link: id as u8, data: frame, seq: None });
+            }
+            OwnedItem::Pong => {
+                if let Some(s) = self.links[id].session.as_mut() {
+                    s.pong_deadline = None;
+                }
+            }
+            OwnedItem::Close(code) => {
+                // Echo the server's code (RFC 6455 5.5.1), then report.
+                let payload = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
+                self.ws_send_close(id, &payload, now);
+                self.ws_report_closed(id, now);
+            }
+            OwnedItem::Data(d) => self.ws_report(id, d, now),
+        }
+    }
+
+    /// The close handshake is done from the AT side: `+WS_CLOSED`.
+    fn ws_report_closed(&mut self, id: usize, now: Instant) {
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        if s.closed_reported {
+            return;
+        }
+        s.closed_reported = true;
+        s.state = LinkState::Closing;
+        // Wait briefly for the server to close TCP first (RFC 6455 7.1.1).
+        s.close_deadline = Some(now + CLOSE_WAIT);
+        let line = format!("+WS_CLOSED:{id}");
+        if self.closing_command(id) {
+            self.write(line.as_bytes());
+            self.write(b"\r\n");
+            self.complete_ws(crate::module::Job::WsClose(id), crate::at::reply::Reply::Ok);
+        } else {
+            self.urc(line.as_bytes());
+        }
+    }
+
+    /// The transport of a closing link is gone: free it.
+    fn ws_finish_close(&mut self, id: usize) {
+        let reported = self.links[id].session.as_ref().is_some_and(|s| s.closed_reported);
+        if !reported {
+            let line = format!("+WS_CLOSED:{id}");
+            if self.closing_command(id) {
+                self.write(line.as_bytes());
+                self.write(b"\r\n");
+                self.complete_ws(crate::module::Job::WsClose(id), crate::at::reply::Reply::Ok);
+            } else {
+                self.urc(line.as_bytes());
+            }
+        }
+        self.act(Action::LinkClose { link: id as u8 });
+        self.ws_free(id);
+    }
+
+    /// Frees a link: the client and its WSCFG go, WSDATAFMT stays.
+    pub(crate) fn ws_free(&mut self, id: usize) {
+        let l = &mut self.links[id];
+        l.session = None;
+        l.cfg = LinkConfig::default();
+    }
+
+    /// Drops every link at once (reboot): no reports, transports closed.
+    pub(crate) fn ws_drop_all(&mut self) {
+        for id in 0..LINKS {
+            if self.links[id].session.is_some() {
+                self.act(Action::LinkClose { link: id as u8 });
+            }
+            self.links[id] = Link::new();
+        }
+    }
+
+    /// Wi-Fi went away: every live link loses its connection.
+    pub(crate) fn ws_network_down(&mut self, now: Instant) {
+        for id in 0..LINKS {
+            let live = self.links[id]
+                .session
+                .as_ref()
+                .is_some_and(|s| matches!(s.state, LinkState::Connected | LinkState::Connecting));
+            if live {
+                self.ws_lost(id, Loss::Transport, now);
+            }
+        }
+    }
+
+    /// AT+WSCLOSE: close handshake if connected; otherwise free at once.
+    pub(crate) fn ws_close_command(&mut self, id: usize, now: Instant) -> crate::at::reply::Reply {
+        use crate::at::reply::Reply;
+        let Some(s) = self.links[id].session.as_ref() else { return Reply::Ok };
+        match s.state {
+            LinkState::Connected => {
+                self.ws_send_close(id, &1000u16.to_be_bytes(), now);
+                if let Some(s) = self.links[id].session.as_mut() {
+                    s.close_deadline = Some(now + WSCLOSE_WAIT);
+                }
+                self.busy_with(crate::module::Job::WsClose(id))
+            }
+            LinkState::Closing => self.busy_with(crate::module::Job::WsClose(id)),
+            LinkState::Connecting | LinkState::WaitReconnect => {
+                self.act(Action::LinkClose { link: id as u8 });
+                self.ws_free(id);
+                self.write(format!("+WS_CLOSED:{id}\r\n").as_bytes());
+                Reply::Ok
+            }
+        }
+    }
+
+    /// A client frame with a fresh mask.
+    pub(crate) fn client_frame(&mut self, opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mut key = [0u8; 4];
+        self.rng.fill(&mut key);
+        let mut out = Vec::new();
+        frame::encode_client_frame(&mut out, opcode, fin, key, payload);
+        out
+    }
+
+    /// Queues a send with a sequence number the runtime will acknowledge.
+    pub(crate) fn ws_send_tracked(&mut self, id: usize, data: Vec<u8>) -> u32 {
+        let l = &mut self.links[id];
+        l.next_seq = l.next_seq.wrapping_add(1);
+        let seq = l.next_seq;
+        self.act(Action::LinkSend { link: id as u8, data, seq: Some(seq) });
+        seq
+    }
+
+    /// True if the link can carry data frames now.
+    pub(crate) fn ws_connected(&self, id: usize) -> bool {
+        self.links[id].session.as_ref().is_some_and(|s| s.state == LinkState::Connected)
+    }
+
+    /// The buffer size sends are cut to.
+    pub(crate) fn ws_buffer(&self, id: usize) -> usize {
+        self.links[id].session.as_ref().map_or(self.links[id].cfg.buffer_size, |s| s.cfg.buffer_size)
+    }
+
+    /// Marks that the host started a close with AT+WSSEND opcode 8.
+    pub(crate) fn ws_close_sent_by_host(&mut self, id: usize, now: Instant) {
+        if let Some(s) = self.links[id].session.as_mut() {
+            s.close_sent = true;
+            s.state = LinkState::Closing;
+            s.close_deadline = Some(now + WSCLOSE_WAIT);
+        }
+    }
+
+    /// The earliest deadline of any link.
+    pub(crate) fn ws_next_deadline(&self) -> Option<Instant> {
+        self.links
+            .iter()
+            .filter_map(|l| l.session.as_ref())
+            .flat_map(|s| [s.open_deadline, s.ping_at, s.pong_deadline, s.reconnect_at, s.close_deadline])
+            .flatten()
+            .min()
+    }
+
+    /// Runs every link timer that is due.
+    pub(crate) fn ws_timers(&mut self, now: Instant) {
+        for id in 0..LINKS {
+            let Some(s) = self.links[id].session.as_mut() else { continue };
+            if s.close_deadline.is_some_and(|t| t <= now) {
+                s.close_deadline = None;
+                self.ws_finish_close(id);
+                continue;
+            }
+            if s.open_deadline.is_some_and(|t| t <= now) {
+                s.open_deadline = None;
+                self.ws_lost(id, Loss::Timeout, now);
+                continue;
+            }
+            if s.reconnect_at.is_some_and(|t| t <= now) {
+                s.reconnect_at = None;
+                self.ws_connect(id, now);
+                continue;
+            }
+            if s.pong_deadline.is_some_and(|t| t <= now) {
+                s.pong_deadline = None;
+                self.ws_lost(id, Loss::PongTimeout, now);
+                continue;
+            }
+            if s.ping_at.is_some_and(|t| t <= now) && s.state == LinkState::Connected {
+                s.ping_at = Some(now + Duration::from_secs(u64::from(s.cfg.ping_interval)));
+                if s.pong_deadline.is_none() {
+                    s.pong_deadline = Some(now + Duration::from_secs(u64::from(s.cfg.ping_timeout)));
+                }
+                let ping = self.client_frame(frame::OP_PING, true, &[]);
+                self.act(Action::LinkSend { link: id as u8, data: ping, seq: None });
+            }
+        }
+    }
+
+    /// Formats received data as `+WS_DATA` per AT+WSDATAFMT.
+    fn ws_report(&mut self, id: usize, d: DataPiece, now: Instant) {
+        let (level, mask) = (self.links[id].level, self.links[id].mask);
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        let frame_end = d.offset + d.data.len() as u64 == d.payload_len;
+        match level {
+            0 => {
+                let head = header(id, mask, d.opcode, d.fin, d.payload_len, d.offset, d.data.len() as u64);
+                self.urc_report(&head, &d.data, mask & 32 != 0);
+            }
+            1 => self.ws_stream(id, mask, &d, d.opcode, d.fin, frame_end),
+            _ => {
+                // Message level: whole single-frame messages stream like
+                // frames; fragmented ones are reassembled first.
+                let single = d.opcode != frame::OP_CONTINUATION && d.fin && s.reassembly.is_none();
+                if single {
+                    return self.ws_stream(id, mask, &d, d.opcode, true, frame_end);
+                }
+                let r = s.reassembly.get_or_insert_with(|| Reassembly { opcode: d.message_opcode, data: Vec::new() });
+                if r.data.len() + d.data.len() > MAX_MESSAGE {
+                    s.reassembly = None;
+                    self.ws_protocol_error(id, FrameError::MessageTooBig, now);
+                    return;
+                }
+                r.data.extend_from_slice(&d.data);
+                if d.fin && frame_end {
+                    let r = s.reassembly.take().unwrap_or_default();
+                    let len = r.data.len() as u64;
+                    let head = header(id, mask, r.opcode, true, len, 0, len);
+                    self.urc_report(&head, &r.data, mask & 32 != 0);
+                }
+            }
+        }
+    }
+
+    /// A frame (or single-frame message) streamed under one header.
+    fn ws_stream(&mut self, id: usize, mask: u8, d: &DataPiece, opcode: u8, fin: bool, frame_end: bool) {
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        let head = if d.offset == 0 {
+            s.report_open = !frame_end;
+            header(id, mask, opcode, fin, d.payload_len, 0, d.payload_len)
+        } else {
+            Vec::new()
+        };
+        if frame_end {
+            s.report_open = false;
+        }
+        self.urc_report(&head, &d.data, frame_end && mask & 32 != 0);
+    }
+}
+
+/// `+WS_DATA:<id>[,<opcode>][,<fin>][,<payload_len>][,<offset>][,<data_len>],`
+fn header(id: usize, mask: u8, opcode: u8, fin: bool, payload_len: u64, offset: u64, data_len: u64) -> Vec<u8> {
+    let mut h = format!("+WS_DATA:{id},");
+    let fields = [u64::from(opcode), u64::from(fin), payload_len, offset, data_len];
+    for (bit, v) in fields.iter().enumerate() {
+        if mask & (1 << bit) != 0 {
+            h.push_str(&format!("{v},"));
+        }
+    }
+    h.into_bytes()
+}
+
+/// A data piece, copied out of the receive buffer.
+#[derive(Debug, Clone)]
+struct DataPiece {
+    opcode: u8,
+    message_opcode: u8,
+    fin: bool,
+    payload_len: u64,
+    offset: u64,
+    data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+enum OwnedItem {
+    Data(DataPiece),
+    Ping(Vec<u8>),
+    Pong,
+    Close(Option<u16>),
+}
+
+impl From<Decoded<'_>> for OwnedItem {
+    fn from(d: Decoded<'_>) -> OwnedItem {
+        match d {
+            Decoded::Data { opcode, message_opcode, fin, payload_len, offset, data } => {
+                OwnedItem::Data(DataPiece { opcode, message_opcode, fin, payload_len, offset, data: data.to_vec() })
+            }
+            Decoded::Ping(p) => OwnedItem::Ping(p),
+            Decoded::Pong(_) => OwnedItem::Pong,
+            Decoded::Close(code, _) => OwnedItem::Close(code),
+        }
+    }
+}
+
+/// A small, fast generator for masking keys and handshake nonces, seeded
+/// by the runtime from the OS. (Masking needs unpredictability against
+/// in-browser attackers, not cryptographic strength; a module has no
+/// browser, and the seed is fresh per start.)
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x6a09_e667_f3bc_c908)
+    }
+
+    /// Fills `out` (splitmix64).
+    pub fn fill(&mut self, out: &mut [u8]) {
+        for chunk in out.chunks_mut(8) {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! The network side of WebSocket links: one task per link owns its TCP
+//! stream; the core decides everything else.
+//!
+//! A task reads only while the core allows it (`link_read_allowed`): when
+//! the host reads the AT port slowly, reads stop, the socket's receive
+//! buffer fills and TCP flow control slows the server; nothing is dropped
+//! or reordered. Events carry the link's generation, so news from a
+//! connection the core has already replaced is ignored.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use wsat_core::ws::link::{LinkEvent, LINKS};
+
+/// What a link task tells the driver.
+#[derive(Debug)]
+pub enum LinkNews {
+    /// A transport event.
+    Event(LinkEvent),
+    /// Bytes from the server.
+    Data(Vec<u8>),
+}
+
+/// A link task's message, tagged with its link and generation.
+#[derive(Debug)]
+pub struct Tagged {
+    /// Link 0-2.
+    pub link: u8,
+    /// Which connection of that link.
+    pub generation: u64,
+    /// What happened.
+    pub news: LinkNews,
+}
+
+enum Command {
+    Send(Vec<u8>, Option<u32>),
+}
+
+struct Running {
+    tx: mpsc::UnboundedSender<Command>,
+    task: JoinHandle<()>,
+}
+
+/// The runtime's three link slots.
+pub struct Links {
+    running: [Option<Running>; LINKS],
+    generation: [u64; LINKS],
+    news_tx: mpsc::Sender<Tagged>,
+    allowed: watch::Sender<bool>,
+}
+
+impl Links {
+    /// Slots with nothing running; news arrives on the returned receiver.
+    pub fn new() -> (Links, mpsc::Receiver<Tagged>) {
+        // A small queue: link tasks wait (and stop reading) when the
+        // driver is behind.
+        let (news_tx, news_rx) = mpsc::channel(8);
+        let (allowed, _) = watch::channel(true);
+        (Links { running: [None, None, None], generation: [0; LINKS], news_tx, allowed }, news_rx)
+    }
+
+    /// True if `t` is news from the current connection of its link.
+    pub fn is_current(&self, t: &Tagged) -> bool {
+        usize::from(t.link) < LINKS && self.generation[usize::from(t.link)] == t.generation
+    }
+
+    /// Lets link tasks read, or holds them (host behind).
+    pub fn set_read_allowed(&self, allowed: bool) {
+        self.allowed.send_if_modified(|a| std::mem::replace(a, allowed) != allowed);
+    }
+
+    /// Starts a connection for `link`, replacing any it had.
+    pub fn connect(&mut self, link: u8, host: String, port: u16, tls: bool, timeout: Duration) {
+        let i = usize::from(link);
+        self.close(link);
+        self.generation[i] += 1;
+        let generation = self.generation[i];
+        let (tx, rx) = mpsc::unbounded_channel();
+        let news = self.news_tx.clone();
+        let allowed = self.allowed.subscribe();
+        let task = tokio::spawn(async move {
+            run(link, generation, host, port, tls, timeout, rx, news, allowed).await;
+        });
+        self.running[i] = Some(Running { tx, task });
+    }
+
+    /// Queues bytes for `link`'s socket.
+    pub fn send(&mut self, link: u8, data: Vec<u8>, seq: Option<u32>) {
+        if let Some(r) = &self.running[usize::from(link)] {
+            let _ = r.tx.send(Command::Send(data, seq));
+        }
+    }
+
+    /// Closes `link`'s connection, after writing what was queued for it
+    /// (a close frame, typically).
+    pub fn close(&mut self, link: u8) {
+        let i = usize::from(link);
+        if let Some(r) = self.running[i].take() {
+            // Dropping the sender ends the task once its queue is written;
+            // the task is not aborted so the last frames still go out.
+            drop(r.tx);
+            drop(r.task);
+        }
+        self.generation[i] += 1;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    link: u8,
+    generation: u64,
+    host: String,
+    port: u16,
+    tls: bool,
+    timeout: Duration,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    news: mpsc::Sender<Tagged>,
+    mut allowed: watch::Receiver<bool>,
+) {
+    let tell = |n: LinkNews| {
+        let news = news.clone();
+        async move {
+            let _ = news.send(Tagged { link, generation, news: n }).await;
+        }
+    };
+    if tls {
+        tracing::warn!(link, "wss:// needs TLS, which this build does not have yet");
+        tell(LinkNews::Event(LinkEvent::Failed)).await;
+        return;
+    }
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::info!(link, %host, port, error = %e, "connect failed");
+            tell(LinkNews::Event(LinkEvent::Failed)).await;
+            return;
+        }
+        Err(_) => {
+            tracing::info!(link, %host, port, "connect timed out");
+            tell(LinkNews::Event(LinkEvent::Failed)).await;
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    tracing::info!(link, %host, port, "connected");
+    tell(LinkNews::Event(LinkEvent::Connected)).await;
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut reading = true;
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(Command::Send(data, seq)) => {
+                    if let Err(e) = wr.write_all(&data).await {
+                        tracing::info!(link, error = %e, "write failed");
+                        tell(LinkNews::Event(LinkEvent::Failed)).await;
+                        return;
+                    }
+                    if let Some(seq) = seq {
+                        tell(LinkNews::Event(LinkEvent::Written(seq))).await;
+                    }
+                }
+                None => {
+                    // Closed by the core: queued bytes are written; end TCP.
+                    let _ = wr.shutdown().await;
+                    return;
+                }
+            },
+            r = async {
+                let _ = allowed.wait_for(|a| *a).await;
+                rd.read(&mut buf).await
+            }, if reading => match r {
+                Ok(0) => {
+                    tell(LinkNews::Event(LinkEvent::Eof)).await;
+                    // Keep writing (a close reply) until the core closes us.
+                    reading = false;
+                }
+                Ok(n) => tell(LinkNews::Data(buf[..n].to_vec())).await,
+                Err(e) => {
+                    tracing::info!(link, error = %e, "read failed");
+                    tell(LinkNews::Event(LinkEvent::Failed)).await;
+                    return;
+                }
+            },
+        }
+    }
+}
