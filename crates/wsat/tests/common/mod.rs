@@ -209,3 +209,89 @@ pub fn arg(dir: &Path, name: &str) -> String {
 pub fn workspace_tests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests")
 }
+
+/// The Python interpreter of the test venv (`.venv`, with
+/// `tests/python/requirements.txt`), created on first use if
+/// `scripts/test` has not made it already. `WSAT_PYTHON` overrides.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("WSAT_PYTHON") {
+        return PathBuf::from(p);
+    }
+    static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let venv = root.join(".venv");
+        let py = venv.join("bin/python");
+        let reqs = root.join("tests/python/requirements.txt");
+        let ready = venv.join(".wsat-requirements");
+        let want = std::fs::read(&reqs).expect("tests/python/requirements.txt");
+        if std::fs::read(&ready).ok().as_deref() != Some(&want[..]) {
+            let ok = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+                && Command::new(&py)
+                    .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+                    .arg(&reqs)
+                    .status()
+                    .is_ok_and(|s| s.success());
+            assert!(ok, "cannot set up the test venv at {} (python3 -m venv, pip install)", venv.display());
+            std::fs::write(&ready, &want).expect("mark the venv ready");
+        }
+        py
+    })
+    .clone()
+}
+
+/// A child process that is killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// The first line it printed.
+    pub banner: String,
+}
+
+impl Server {
+    /// Starts `tests/python/<script>` with `args`; waits for its first line.
+    pub fn python(script: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(python())
+            .arg(workspace_tests().join("python").join(script))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the Python server");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("server banner");
+        Server { child, banner: line.trim().to_string() }
+    }
+
+    /// The port at the end of a `...://host:port` banner.
+    pub fn port(&self) -> u16 {
+        self.banner.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port in banner")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// wsat on TCP with a fresh state, booted, echo on; and its host end.
+pub fn wsat_tcp(dir: &Path, extra: &[&str]) -> (Wsat, HostEnd) {
+    let state = arg(dir, "state");
+    let mut args = vec!["--tcp", "127.0.0.1:0", "--state", &state];
+    args.extend_from_slice(extra);
+    let w = Wsat::start(&args);
+    let mut h = HostEnd::tcp(&w.tcp_addr());
+    h.expect(b"ready\r\n", "boot");
+    (w, h)
+}
+
+/// Station mode and an AP, as the seed's first two steps.
+pub fn join_wifi(h: &mut HostEnd) {
+    h.send(b"AT+CWMODE=1\r\n");
+    h.expect(b"AT+CWMODE=1\r\n\r\nOK\r\n", "CWMODE");
+    h.send(b"AT+CWJAP=\"espressif\",\"1234567890\"\r\n");
+    h.expect(b"AT+CWJAP=\"espressif\",\"1234567890\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n", "CWJAP");
+}
