@@ -76,7 +76,7 @@ impl FrameHeader {
     }
 
     /// The header's encoded length.
-    pub fn len(&self) -> usize {
+    pub fn encoded_len(&self) -> usize {
         let ext = match self.payload_len {
             0..=125 => 0,
             126..=0xffff => 2,
@@ -109,7 +109,7 @@ impl FrameHeader {
 /// Appends one masked client frame carrying `payload`.
 pub fn encode_client_frame(out: &mut Vec<u8>, opcode: u8, fin: bool, key: [u8; 4], payload: &[u8]) {
     let h = FrameHeader { fin, rsv: 0, opcode, mask: Some(key), payload_len: payload.len() as u64 };
-    out.reserve(h.len() + payload.len());
+    out.reserve(h.encoded_len() + payload.len());
     h.emit(out);
     let start = out.len();
     out.extend_from_slice(payload);
@@ -195,6 +195,9 @@ enum State {
     Payload { header: FrameHeader, offset: u64 },
     /// Collecting a control frame's payload (kept in `control`).
     Control { header: FrameHeader },
+    /// After an error: dropping the rest of the offending frame, so the
+    /// frames after it (the server's close) can still be read.
+    Skip { remaining: u64 },
 }
 
 /// A streaming decoder for the frames a server sends.
@@ -233,49 +236,70 @@ impl Decoder {
         self.message.is_some()
     }
 
-    /// Consumes bytes from `input`; returns how many, and what they
-    /// completed (at most one item). Call again with the rest until it
-    /// consumes nothing. Data pieces are unmasked in place, hence `&mut`.
-    pub fn decode<'a>(&mut self, input: &'a mut [u8]) -> Result<(usize, Option<Decoded<'a>>), FrameError> {
+    /// Consumes bytes from `input`; returns how many (also on error), and
+    /// what they completed (at most one item). Call again with the rest
+    /// until it consumes nothing. After an error the decoder skips the rest
+    /// of the offending frame, so later frames (a close) can still be read.
+    /// Data pieces are unmasked in place, hence `&mut`.
+    pub fn decode<'a>(&mut self, input: &'a mut [u8]) -> (usize, Result<Option<Decoded<'a>>, FrameError>) {
+        let (n, result) = self.decode_inner(input);
+        if result.is_err() {
+            // The message is void.
+            self.message = None;
+            self.utf8 = Utf8Validator::new();
+        }
+        (n, result)
+    }
+
+    fn decode_inner<'a>(&mut self, input: &'a mut [u8]) -> (usize, Result<Option<Decoded<'a>>, FrameError>) {
         match self.state.clone() {
+            State::Skip { remaining } => {
+                let take = remaining.min(input.len() as u64);
+                self.state = if take == remaining { State::Header } else { State::Skip { remaining: remaining - take } };
+                (take as usize, Ok(None))
+            }
             State::Header => {
                 let before = self.head.len();
                 let want = 14 - before;
                 let take = want.min(input.len());
                 self.head.extend_from_slice(&input[..take]);
-                let Some((header, hlen)) = FrameHeader::parse(&self.head)? else {
-                    return Ok((take, None));
+                let (header, hlen) = match FrameHeader::parse(&self.head) {
+                    Ok(Some(h)) => h,
+                    Ok(None) => return (take, Ok(None)),
+                    Err(e) => return (take, Err(e)),
                 };
                 // Bytes of `input` that belonged to the header.
                 let used = hlen - before;
                 self.head.clear();
-                self.begin(header)?;
+                if let Err(e) = self.begin(header) {
+                    self.state = match header.payload_len {
+                        0 => State::Header,
+                        n => State::Skip { remaining: n },
+                    };
+                    return (used, Err(e));
+                }
                 // A frame with an empty payload completes at once.
                 if header.payload_len == 0 {
-                    return Ok((used, self.finish_empty(header)?));
+                    return (used, self.finish_empty(header));
                 }
-                Ok((used, None))
+                (used, Ok(None))
             }
             State::Control { header } => {
                 let need = header.payload_len as usize - self.control.len();
                 let take = need.min(input.len());
-                let mut piece = input[..take].to_vec();
-                if let Some(k) = header.mask {
-                    mask::apply(&mut piece, k, self.control.len());
-                }
-                self.control.extend_from_slice(&piece);
+                self.control.extend_from_slice(&input[..take]);
                 if self.control.len() < header.payload_len as usize {
-                    return Ok((take, None));
+                    return (take, Ok(None));
                 }
                 self.state = State::Header;
                 let payload = core::mem::take(&mut self.control);
-                Ok((take, Some(control_event(header.opcode, payload)?)))
+                (take, control_event(header.opcode, payload).map(Some))
             }
             State::Payload { header, offset } => {
                 let remaining = header.payload_len - offset;
                 let take = (remaining.min(input.len() as u64) as usize).min(self.max_piece);
                 if take == 0 {
-                    return Ok((0, None));
+                    return (0, Ok(None));
                 }
                 let piece = &mut input[..take];
                 if let Some(k) = header.mask {
@@ -284,9 +308,17 @@ impl Decoder {
                 let message_opcode = self.message.unwrap_or(header.opcode);
                 let end = offset + take as u64 == header.payload_len;
                 if message_opcode == OP_TEXT {
-                    self.utf8.feed(piece).map_err(|_| FrameError::InvalidUtf8)?;
-                    if end && header.fin {
-                        self.utf8.finish().map_err(|_| FrameError::InvalidUtf8)?;
+                    let checked = self.utf8.feed(piece).and_then(|()| {
+                        if end && header.fin {
+                            self.utf8.finish()
+                        } else {
+                            Ok(())
+                        }
+                    });
+                    if checked.is_err() {
+                        let rest = header.payload_len - offset - take as u64;
+                        self.state = if rest == 0 { State::Header } else { State::Skip { remaining: rest } };
+                        return (take, Err(FrameError::InvalidUtf8));
                     }
                 }
                 if end {
@@ -305,7 +337,7 @@ impl Decoder {
                     offset,
                     data: piece,
                 };
-                Ok((take, Some(item)))
+                (take, Ok(Some(item)))
             }
         }
     }
@@ -411,14 +443,18 @@ mod tests {
     }
 
     /// Everything the decoder yields for `bytes`, fed in `step`-byte pieces.
-    fn decode_all(bytes: &[u8], step: usize, max_piece: usize) -> Result<Vec<(u8, bool, u64, u64, Vec<u8>)>, FrameError> {
+    /// (opcode, fin, payload_len, offset or close code, bytes)
+    type Item = (u8, bool, u64, u64, Vec<u8>);
+
+    fn decode_all(bytes: &[u8], step: usize, max_piece: usize) -> Result<Vec<Item>, FrameError> {
         let mut d = Decoder::new(max_piece);
         let mut out = Vec::new();
         for chunk in bytes.chunks(step.max(1)) {
             let mut buf = chunk.to_vec();
             let mut at = 0;
             loop {
-                let (n, item) = d.decode(&mut buf[at..])?;
+                let (n, item) = d.decode(&mut buf[at..]);
+                let item = item?;
                 at += n;
                 match item {
                     Some(Decoded::Data { opcode, fin, payload_len, offset, data, .. }) => {
@@ -444,7 +480,7 @@ mod tests {
                 let h = FrameHeader { fin: true, rsv: 0, opcode: 2, mask, payload_len: len };
                 let mut out = Vec::new();
                 h.emit(&mut out);
-                assert_eq!(out.len(), h.len());
+                assert_eq!(out.len(), h.encoded_len());
                 assert_eq!(FrameHeader::parse(&out).unwrap(), Some((h, out.len())));
                 assert_eq!(FrameHeader::parse(&out[..out.len() - 1]).unwrap(), None);
             }

@@ -112,6 +112,8 @@ pub struct Session {
     close_deadline: Option<Instant>,
     /// A close frame went out.
     close_sent: bool,
+    /// The server broke the protocol: only its close is still of interest.
+    failed: bool,
     /// The close handshake completed or the server closed: report sent.
     closed_reported: bool,
     /// AT+WSOPEN is waiting for this link.
@@ -203,6 +205,7 @@ impl Module {
             reconnect_at: None,
             close_deadline: None,
             close_sent: false,
+            failed: false,
             closed_reported: false,
             opening_command: true,
             report_open: false,
@@ -225,6 +228,9 @@ impl Module {
         s.pong_deadline = None;
         s.report_open = false;
         s.reassembly = None;
+        s.failed = false;
+        s.close_sent = false;
+        s.closed_reported = false;
         let action = Action::LinkConnect {
             link: id as u8,
             host: s.uri.host.clone(),
@@ -320,14 +326,18 @@ impl Module {
                         return;
                     }
                     s.ping_at = Some(now + Duration::from_secs(u64::from(s.cfg.ping_interval)));
-                    let (n, item) = match s.decoder.decode(&mut buf[at..]) {
-                        Ok(r) => r,
+                    let (n, item) = s.decoder.decode(&mut buf[at..]);
+                    at += n;
+                    let item = match item {
+                        Ok(item) => item,
                         Err(e) => {
-                            self.ws_protocol_error(id, e, now);
-                            return;
+                            // Keep reading: the server's close may follow.
+                            if !s.failed {
+                                self.ws_protocol_error(id, e, now);
+                            }
+                            continue;
                         }
                     };
-                    at += n;
                     match item {
                         Some(item) => {
                             // `item` borrows `buf`; copy what the report needs.
@@ -394,6 +404,13 @@ impl Module {
     /// The server broke the protocol: close with the matching code.
     fn ws_protocol_error(&mut self, id: usize, e: FrameError, now: Instant) {
         self.log_link(id, &format!("protocol error {e:?}, closing with {}", e.close_code()));
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        s.failed = true;
+        let cut_report = core::mem::take(&mut s.report_open);
+        s.reassembly = None;
+        if cut_report && self.links[id].mask & 32 != 0 {
+            self.urc_raw(b"\r\n");
+        }
         let code = e.close_code().to_be_bytes();
         self.ws_send_close(id, &code, now);
     }
@@ -414,6 +431,10 @@ impl Module {
 
     /// One complete item from the decoder.
     fn ws_item(&mut self, id: usize, item: OwnedItem, now: Instant) {
+        let failed = self.links[id].session.as_ref().is_some_and(|s| s.failed);
+        if failed && !matches!(item, OwnedItem::Close(_)) {
+            return;
+        }
         match item {
             OwnedItem::Ping(p) => {
                 let frame = self.client_frame(frame::OP_PONG, true, &p);
