@@ -33,6 +33,7 @@ use crate::at::error::AtError;
 use crate::at::line::{LineAssembler, LineEvent};
 use crate::at::params::{self, Args};
 use crate::at::reply::{self, Reply};
+use crate::at::urc::{Piece, Reports};
 use crate::at::table;
 use crate::commands::{self, sysmfg::MfgWrite};
 use crate::mfg::MfgNvs;
@@ -204,7 +205,9 @@ pub struct Module {
     job_deadline: Option<Instant>,
     out: Vec<u8>,
     out_pos: usize,
-    urcs: VecDeque<Vec<u8>>,
+    urcs: Reports,
+    /// Host input held while a streaming report owns the port.
+    deferred: Vec<u8>,
     actions: VecDeque<Action>,
     last_input: Instant,
 }
@@ -234,7 +237,8 @@ impl Module {
             job_deadline: None,
             out: Vec::new(),
             out_pos: 0,
-            urcs: VecDeque::new(),
+            urcs: Reports::new(),
+            deferred: Vec::new(),
             actions: VecDeque::new(),
             last_input: now,
         };
@@ -274,6 +278,12 @@ impl Module {
     /// Bytes from the host. All of them are consumed.
     pub fn handle_serial(&mut self, bytes: &[u8], now: Instant) {
         self.last_input = now;
+        if self.urcs.report_open() {
+            // A report is streaming: the host's bytes wait until it ends,
+            // so no echo or response lands inside it.
+            self.deferred.extend_from_slice(bytes);
+            return;
+        }
         let mut rest = bytes;
         while !rest.is_empty() {
             match &mut self.state {
@@ -334,6 +344,7 @@ impl Module {
     /// and abandon a data transfer, so the next host finds a fresh port.
     pub fn handle_host_detached(&mut self, now: Instant) {
         self.line.reset();
+        self.deferred.clear();
         if let PortState::Data { .. } = self.state {
             self.state = PortState::Idle;
             self.finish(Reply::Error(AtError::ExecFailed));
@@ -426,7 +437,7 @@ impl Module {
         let mut l = Vec::with_capacity(line.len() + 2);
         l.extend_from_slice(line);
         l.extend_from_slice(b"\r\n");
-        self.urcs.push_back(l);
+        self.urcs.line(l);
     }
 
     /// Queues an action for the runtime.
@@ -437,25 +448,21 @@ impl Module {
         }
     }
 
-    /// Queues raw bytes as (part of) an unsolicited report.
-    pub(crate) fn urc_raw(&mut self, bytes: &[u8]) {
-        self.urcs.push_back(bytes.to_vec());
-    }
-
-    /// Queues a `+WS_DATA` piece: header (may be empty), data, CR LF.
-    pub(crate) fn urc_report(&mut self, head: &[u8], data: &[u8], crlf: bool) {
+    /// Queues a piece of link `link`'s `+WS_DATA` report: header (may be
+    /// empty), data, CR LF.
+    pub(crate) fn urc_report(&mut self, link: usize, piece: Piece, head: &[u8], data: &[u8], crlf: bool) {
         let mut r = Vec::with_capacity(head.len() + data.len() + 2);
         r.extend_from_slice(head);
         r.extend_from_slice(data);
         if crlf {
             r.extend_from_slice(b"\r\n");
         }
-        self.urcs.push_back(r);
+        self.urcs.link(link, piece, r);
     }
 
     /// Bytes the host has yet to take: output plus queued reports.
     pub fn serial_backlog(&self) -> usize {
-        self.serial_pending() + self.urcs.iter().map(Vec::len).sum::<usize>()
+        self.serial_pending() + self.urcs.len_bytes()
     }
 
     /// Logs a line about link `id` through the runtime.
@@ -657,8 +664,10 @@ impl Module {
         if partial_echoed && now < self.last_input + URC_HOLD {
             return;
         }
-        while let Some(u) = self.urcs.pop_front() {
-            self.out.extend_from_slice(&u);
+        self.urcs.drain_into(&mut self.out);
+        if !self.urcs.report_open() && !self.deferred.is_empty() {
+            let held = core::mem::take(&mut self.deferred);
+            self.handle_serial(&held, now);
         }
     }
 }

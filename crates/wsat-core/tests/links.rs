@@ -336,3 +336,30 @@ fn message_level_reassembles_fragments() {
     r.server_frame(0, true, 0, b"c");
     assert_eq!(r.take(), "+WS_DATA:0,2,0,2,0,2,ab+WS_DATA:0,0,1,1,0,1,c");
 }
+
+#[test]
+fn a_streaming_report_is_never_split() {
+    let mut r = Rig::new();
+    r.open(0);
+    r.open(1);
+    r.send(b"AT+WSDATAFMT=0,1,48\r\n");
+    r.take();
+    // Link 0: a 10-byte frame, of which 4 bytes arrive.
+    r.m.handle_link_data(0, &[0x82, 0x0a, b'0', b'1', b'2', b'3'], r.now);
+    r.pump();
+    assert_eq!(r.take(), "+WS_DATA:0,10,0123");
+    // Meanwhile: a command from the host, and data on link 1.
+    r.send(b"AT\r\n");
+    r.server_frame(1, true, OP_TEXT, b"other");
+    assert_eq!(r.take(), "");
+    // The rest of the frame: the report ends, then the rest goes out.
+    r.m.handle_link_data(0, b"456789", r.now);
+    r.pump();
+    assert_eq!(r.take(), "456789\r\n+WS_DATA:1,5,other\r\n\r\nOK\r\n");
+    // A report cut short by a lost link still ends its line.
+    r.m.handle_link_data(0, &[0x82, 0x0a, b'a'], r.now);
+    r.pump();
+    r.m.handle_link_event(0, LinkEvent::Eof, r.now);
+    r.pump();
+    assert_eq!(r.take(), "+WS_DATA:0,10,a\r\n+WS_DISCONNECTED:0\r\n");
+}

@@ -8,3 +8,4 @@ pub mod line;
 pub mod params;
 pub mod reply;
 pub mod table;
+pub mod urc;

@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 use super::frame::{self, Decoded, Decoder, FrameError};
 use super::handshake::{self, RequestOptions, ResponseReader};
 use super::uri::WsUri;
+use crate::at::urc::Piece;
 use crate::module::{Action, Module};
 use crate::time::{Duration, Instant};
 
@@ -393,12 +394,18 @@ impl Module {
         s.ping_at = None;
         s.pong_deadline = None;
         s.reconnect_at = Some(now + RECONNECT);
-        let cut_report = core::mem::take(&mut s.report_open);
-        if cut_report && self.links[id].mask & 32 != 0 {
-            // A report cut short still ends its line.
-            self.urc_raw(b"\r\n");
-        }
+        self.ws_cut_report(id);
         self.urc(format!("+WS_DISCONNECTED:{id}").as_bytes());
+    }
+
+    /// Ends a streaming report that will get no more data (its line still
+    /// ends, and the port is free again).
+    fn ws_cut_report(&mut self, id: usize) {
+        let Some(s) = self.links[id].session.as_mut() else { return };
+        if core::mem::take(&mut s.report_open) {
+            let crlf = self.links[id].mask & 32 != 0;
+            self.urc_report(id, Piece::End, &[], &[], crlf);
+        }
     }
 
     /// The server broke the protocol: close with the matching code.
@@ -406,11 +413,8 @@ impl Module {
         self.log_link(id, &format!("protocol error {e:?}, closing with {}", e.close_code()));
         let Some(s) = self.links[id].session.as_mut() else { return };
         s.failed = true;
-        let cut_report = core::mem::take(&mut s.report_open);
         s.reassembly = None;
-        if cut_report && self.links[id].mask & 32 != 0 {
-            self.urc_raw(b"\r\n");
-        }
+        self.ws_cut_report(id);
         let code = e.close_code().to_be_bytes();
         self.ws_send_close(id, &code, now);
     }
@@ -634,7 +638,7 @@ impl Module {
         match level {
             0 => {
                 let head = header(id, mask, d.opcode, d.fin, d.payload_len, d.offset, d.data.len() as u64);
-                self.urc_report(&head, &d.data, mask & 32 != 0);
+                self.urc_report(id, Piece::Whole, &head, &d.data, mask & 32 != 0);
             }
             1 => self.ws_stream(id, mask, &d, d.opcode, d.fin, frame_end),
             _ => {
@@ -655,7 +659,7 @@ impl Module {
                     let r = s.reassembly.take().unwrap_or_default();
                     let len = r.data.len() as u64;
                     let head = header(id, mask, r.opcode, true, len, 0, len);
-                    self.urc_report(&head, &r.data, mask & 32 != 0);
+                    self.urc_report(id, Piece::Whole, &head, &r.data, mask & 32 != 0);
                 }
             }
         }
@@ -673,7 +677,13 @@ impl Module {
         if frame_end {
             s.report_open = false;
         }
-        self.urc_report(&head, &d.data, frame_end && mask & 32 != 0);
+        let piece = match (d.offset == 0, frame_end) {
+            (true, true) => Piece::Whole,
+            (true, false) => Piece::Start,
+            (false, false) => Piece::Middle,
+            (false, true) => Piece::End,
+        };
+        self.urc_report(id, piece, &head, &d.data, frame_end && mask & 32 != 0);
     }
 }
 
