@@ -459,24 +459,11 @@ impl Module {
         }
     }
 
-    /// The close handshake is done from the AT side: `+WS_CLOSED`.
-    fn ws_report_closed(&mut self, id: usize, now: Instant) {
-        let Some(s) = self.links[id].session.as_mut() else { return };
-        if s.closed_reported {
-            return;
-        }
-        s.closed_reported = true;
-        s.state = LinkState::Closing;
-        // Wait briefly for the server to close TCP first (RFC 6455 7.1.1).
-        s.close_deadline = Some(now + CLOSE_WAIT);
-        let line = format!("+WS_CLOSED:{id}");
-        if self.closing_command(id) {
-            self.write(line.as_bytes());
-            self.write(b"\r\n");
-            self.complete_ws(crate::module::Job::WsClose(id), crate::at::reply::Reply::Ok);
-        } else {
-            self.urc(line.as_bytes());
-        }
+    /// The close handshake is done: `+WS_CLOSED`, and the link is free at
+    /// once (as ESP-AT frees it); the transport closes after our last
+    /// frame (the close reply) has gone out.
+    fn ws_report_closed(&mut self, id: usize, _now: Instant) {
+        self.ws_finish_close(id);
     }
 
     /// The transport of a closing link is gone: free it.
