@@ -1,0 +1,198 @@
+//! Soak: three links, N sequence-numbered messages each way per link
+//! (N = 10 000, or `WSAT_SOAK_MESSAGES`), mixed sizes up to 16 KiB, one
+//! AT+WSDATAFMT level per link, through the AT port and the seed's echo
+//! server. Every message must come back exactly once, in order, intact.
+
+mod common;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use common::{join_wifi, wsat_tcp, HostEnd, Server};
+
+/// Message `seq` of link `link`: an 8-byte header (link, seq) then a
+/// pattern, `len` bytes in all (at least 8).
+fn message(link: u8, seq: u32, len: usize) -> Vec<u8> {
+    let mut m = Vec::with_capacity(len);
+    m.extend_from_slice(&u32::from(link).to_be_bytes());
+    m.extend_from_slice(&seq.to_be_bytes());
+    let mut x = seq.wrapping_mul(2_654_435_761) ^ u32::from(link);
+    while m.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        m.push(x as u8);
+    }
+    m
+}
+
+/// Parses the AT port's output: prompts, results and +WS_DATA reports
+/// (all links use mask 63: opcode, fin, payload_len, offset, data_len).
+struct Parser {
+    buf: Vec<u8>,
+    /// Per link: bytes of the message being reassembled, and messages done.
+    partial: [Vec<u8>; 3],
+    done: [VecDeque<Vec<u8>>; 3],
+    events: VecDeque<&'static str>,
+}
+
+impl Parser {
+    fn new() -> Parser {
+        Parser { buf: Vec::new(), partial: Default::default(), done: Default::default(), events: VecDeque::new() }
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+        loop {
+            const TOKENS: [(&[u8], &str); 4] = [
+                (b"\r\nOK\r\n\r\n>", "prompt"),
+                (b"\r\nSEND OK\r\n", "send ok"),
+                (b"\r\nERROR\r\n", "error"),
+                (b"\r\nOK\r\n", "ok"),
+            ];
+            if let Some((t, name)) = TOKENS.iter().find(|(t, _)| self.buf.starts_with(t)) {
+                self.buf.drain(..t.len());
+                self.events.push_back(name);
+                continue;
+            }
+            if self.buf.starts_with(b"+WS_DATA:") {
+                // +WS_DATA:<id>,<op>,<fin>,<payload_len>,<offset>,<data_len>,<data>\r\n
+                let mut fields = Vec::new();
+                let mut at = 9;
+                while fields.len() < 6 {
+                    let Some(comma) = self.buf[at..].iter().position(|&b| b == b',') else { return };
+                    let text = std::str::from_utf8(&self.buf[at..at + comma]).expect("ascii field");
+                    fields.push(text.parse::<u64>().expect("numeric field"));
+                    at += comma + 1;
+                }
+                let data_len = fields[5] as usize;
+                if self.buf.len() < at + data_len + 2 {
+                    return;
+                }
+                let link = fields[0] as usize;
+                let (fin, payload_len, offset) = (fields[2] == 1, fields[3], fields[4]);
+                let data = self.buf[at..at + data_len].to_vec();
+                assert_eq!(&self.buf[at + data_len..at + data_len + 2], b"\r\n", "report ends with CR LF");
+                self.buf.drain(..at + data_len + 2);
+                self.partial[link].extend_from_slice(&data);
+                if fin && offset + data_len as u64 == payload_len {
+                    let m = std::mem::take(&mut self.partial[link]);
+                    self.done[link].push_back(m);
+                }
+                continue;
+            }
+            // Whatever is buffered must be the start of something known.
+            let k = self.buf.len().min(11);
+            let known = TOKENS.iter().any(|(t, _)| t.starts_with(&self.buf[..k.min(t.len())]))
+                || b"+WS_DATA:".starts_with(&self.buf[..k.min(9)]);
+            assert!(known, "unexpected output: {}", common::escape(&self.buf[..self.buf.len().min(80)]));
+            return;
+        }
+    }
+}
+
+fn wait_event(h: &mut HostEnd, p: &mut Parser, want: &str) {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(e) = p.events.pop_front() {
+            assert_eq!(e, want, "unexpected result");
+            return;
+        }
+        assert!(Instant::now() < end, "no {want} within 30 s");
+        h.fill(h.buf.len() + 1, Duration::from_millis(50));
+        let bytes = std::mem::take(&mut h.buf);
+        p.feed(&bytes);
+    }
+}
+
+#[test]
+fn three_links_ten_thousand_messages_each_way() {
+    let n: u32 = std::env::var("WSAT_SOAK_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let server = Server::python("ws-server.py", &["127.0.0.1", "0"]);
+    let dir = common::tempdir();
+    let (w, mut h) = wsat_tcp(dir.path(), &[]);
+    join_wifi(&mut h);
+    h.send(b"ATE0\r\n");
+    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    let mut p = Parser::new();
+    // Link 0: chunk level, 1 KiB buffer; link 1: frame level, 4 KiB;
+    // link 2: message level, 16 KiB.
+    for (id, level, buffer) in [(0, 0, 1024), (1, 1, 4096), (2, 2, 16384)] {
+        h.send(format!("AT+WSCFG={id},60,120,{buffer}\r\n").as_bytes());
+        wait_event(&mut h, &mut p, "ok");
+        h.send(format!("AT+WSDATAFMT={id},{level},63\r\n").as_bytes());
+        wait_event(&mut h, &mut p, "ok");
+        h.send(format!("AT+WSOPEN={id},\"ws://127.0.0.1:{}\"\r\n", server.port()).as_bytes());
+        h.fill(format!("+WS_CONNECTED:{id}\r\n").len(), Duration::from_secs(10));
+        let head = std::mem::take(&mut h.buf);
+        let line = format!("+WS_CONNECTED:{id}\r\n");
+        assert!(head.starts_with(line.as_bytes()), "{}", common::escape(&head));
+        p.feed(&head[line.len()..]);
+        wait_event(&mut h, &mut p, "ok");
+    }
+
+    let started = Instant::now();
+    let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut sizes = Vec::new();
+    let mut sent = [0u32; 3];
+    let mut bytes_each_way = 0usize;
+    for seq in 0..n {
+        for link in 0..3u8 {
+            rng ^= rng << 7;
+            rng ^= rng >> 9;
+            // Mostly small, some large, up to 16 KiB.
+            let len = match rng % 10 {
+                0 => 8 + (rng >> 8) as usize % (16384 - 8 + 1),
+                1..=3 => 8 + (rng >> 8) as usize % 2048,
+                _ => 8 + (rng >> 8) as usize % 256,
+            };
+            sizes.push(len);
+            bytes_each_way += len;
+            let msg = message(link, seq, len);
+            h.send(format!("AT+WSSEND={link},{len},2\r\n").as_bytes());
+            wait_event(&mut h, &mut p, "prompt");
+            h.send(&msg);
+            wait_event(&mut h, &mut p, "send ok");
+            sent[usize::from(link)] += 1;
+        }
+    }
+    // Collect the last echoes.
+    let end = Instant::now() + Duration::from_secs(60);
+    while (0..3).map(|l| p.done[l].len()).sum::<usize>() < (3 * n) as usize {
+        assert!(Instant::now() < end, "echoes missing: {:?}", p.done.iter().map(VecDeque::len).collect::<Vec<_>>());
+        h.fill(h.buf.len() + 1, Duration::from_millis(100));
+        let bytes = std::mem::take(&mut h.buf);
+        p.feed(&bytes);
+    }
+    let elapsed = started.elapsed();
+    let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = [0u32; 3];
+    for seq in 0..n {
+        for link in 0..3usize {
+            rng ^= rng << 7;
+            rng ^= rng >> 9;
+            let got = p.done[link].pop_front().expect("an echo");
+            let want = message(link as u8, seq, sizes[seq as usize * 3 + link]);
+            assert_eq!(got.len(), want.len(), "link {link} message {seq}: length");
+            assert!(got == want, "link {link} message {seq}: content (lost, duplicated or reordered)");
+            next[link] += 1;
+        }
+    }
+    assert!(p.done.iter().all(VecDeque::is_empty), "extra messages");
+    assert_eq!(sent, next);
+    eprintln!(
+        "soak: {} messages each way on 3 links, {:.1} MB each way, in {:.1} s",
+        3 * n,
+        bytes_each_way as f64 / 1e6,
+        elapsed.as_secs_f64()
+    );
+    for id in 0..3 {
+        h.send(format!("AT+WSCLOSE={id}\r\n").as_bytes());
+        h.fill(format!("+WS_CLOSED:{id}\r\n").len(), Duration::from_secs(10));
+        let got = std::mem::take(&mut h.buf);
+        assert!(got.starts_with(format!("+WS_CLOSED:{id}\r\n").as_bytes()), "{}", common::escape(&got));
+        p.feed(&got[format!("+WS_CLOSED:{id}\r\n").len()..]);
+        wait_event(&mut h, &mut p, "ok");
+    }
+    w.stop();
+}
