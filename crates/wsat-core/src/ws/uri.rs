@@ -37,9 +37,11 @@ impl WsUri {
         if s.bytes().any(|b| b <= b' ' || b == 0x7f) || s.contains('#') {
             return Err(UriError::Syntax);
         }
-        let (tls, rest) = if s.len() > 5 && s[..5].eq_ignore_ascii_case("ws://") {
+        // Compare bytes: slicing the str could split a UTF-8 character.
+        let b = s.as_bytes();
+        let (tls, rest) = if b.len() > 5 && b[..5].eq_ignore_ascii_case(b"ws://") {
             (false, &s[5..])
-        } else if s.len() > 6 && s[..6].eq_ignore_ascii_case("wss://") {
+        } else if b.len() > 6 && b[..6].eq_ignore_ascii_case(b"wss://") {
             (true, &s[6..])
         } else {
             return Err(UriError::Scheme);
@@ -125,6 +127,9 @@ mod tests {
             ("ws://u@h", UriError::Syntax),
             ("ws://h/a b", UriError::Syntax),
             ("ws://[::1", UriError::Host),
+            // Found by the fuzzer: a multi-byte character across the scheme.
+            ("ws:/\u{45a}", UriError::Scheme),
+            ("wss:/\u{45a}x", UriError::Scheme),
         ] {
             assert_eq!(WsUri::parse(bad.as_bytes()), Err(e), "{bad}");
         }
