@@ -142,3 +142,23 @@ fn refusals() {
     h.expect(b"+WS_CLOSED:0\r\n\r\nOK\r\n", "close while waiting");
     w.stop();
 }
+
+/// Host names are resolved (DNS through the system resolver).
+#[test]
+fn host_names_resolve() {
+    let server = Server::python("ws-server.py", &["127.0.0.1", "0"]);
+    let dir = common::tempdir();
+    let (w, mut h) = wsat_tcp(dir.path(), &[]);
+    join_wifi(&mut h);
+    h.send(b"ATE0\r\n");
+    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    h.send(format!("AT+WSOPEN=1,\"ws://localhost:{}/echo?x=1\"\r\n", server.port()).as_bytes());
+    h.expect(b"+WS_CONNECTED:1\r\n\r\nOK\r\n", "localhost");
+    h.send(b"AT+WSSEND=1,2\r\n");
+    h.expect(b"\r\nOK\r\n\r\n>", "prompt");
+    h.send(b"ok");
+    h.expect(b"\r\nSEND OK\r\n+WS_DATA:1,2,ok\r\n", "echo");
+    // (An unresolvable name is not tried: it would send a DNS query to the
+    // system's resolver, and tests contact nothing beyond loopback.)
+    w.stop();
+}
