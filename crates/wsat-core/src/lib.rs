@@ -19,10 +19,12 @@ extern crate alloc;
 extern crate std;
 
 pub mod at;
+pub mod clock;
 pub mod commands;
 pub mod mfg;
 pub mod module;
 pub mod settings;
+pub mod sntp;
 pub mod time;
 pub mod wifi;
 pub mod ws;
