@@ -15,6 +15,7 @@ fn module() -> Module {
         mfg: MfgNvs::new(),
         radio: Radio::Permissive,
         seed: 7,
+        clock_source: Default::default(),
     };
     let mut m = Module::new(config, Instant::ZERO);
     drain(&mut m);

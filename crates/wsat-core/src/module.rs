@@ -35,6 +35,8 @@ use crate::at::params::{self, Args};
 use crate::at::reply::{self, Reply};
 use crate::at::urc::{Piece, Reports};
 use crate::at::table;
+use crate::clock::ModuleClock;
+use crate::commands::sntp::{ClockSource, SntpState};
 use crate::commands::{self, sysmfg::MfgWrite};
 use crate::mfg::MfgNvs;
 use crate::settings::{Settings, UartConfig};
@@ -70,6 +72,8 @@ pub struct Config {
     pub radio: Radio,
     /// Entropy for masking keys and handshake nonces (fresh per start).
     pub seed: u64,
+    /// Where time syncs get the time from.
+    pub clock_source: ClockSource,
 }
 
 /// Which persistent store changed.
@@ -124,6 +128,18 @@ pub enum Action {
     },
     /// Something worth logging (why a link failed, ...).
     Log(String),
+    /// A time sync is due: answer with [`Module::handle_host_clock`] and the
+    /// host's current Unix time (clock source `Host`; nothing is sent).
+    ReadHostClock,
+    /// Send an SNTP request to `server`'s UDP port 123 (or wherever the
+    /// runtime is told to send SNTP); replies go to
+    /// [`Module::handle_sntp_datagram`].
+    SntpSend {
+        /// Server name or address.
+        server: String,
+        /// The 48-byte request.
+        packet: Vec<u8>,
+    },
 }
 
 /// An input other than serial bytes and time.
@@ -191,9 +207,10 @@ pub struct Module {
     /// AT+SYSSTORE; not saved itself: every boot takes it from the
     /// manufacturing NVS (`factory_param`/`sys_store`, default 1).
     pub(crate) sysstore: bool,
-    /// AT+SYSTIMESTAMP's base: Unix seconds at `clock_at`.
-    pub(crate) clock_base: u64,
-    pub(crate) clock_at: Instant,
+    /// The module clock (AT+SYSTIMESTAMP, AT+CIPSNTPTIME, TLS validity).
+    pub(crate) clock: ModuleClock,
+    pub(crate) clock_source: ClockSource,
+    pub(crate) sntp: SntpState,
     /// The three WebSocket links.
     pub(crate) links: [Link; LINKS],
     /// AT+WSHEAD's headers, newest first.
@@ -227,8 +244,9 @@ impl Module {
             echo: true,
             syslog: false,
             sysstore: true,
-            clock_base: 0,
-            clock_at: now,
+            clock: ModuleClock::epoch(now),
+            clock_source: config.clock_source,
+            sntp: SntpState::default(),
             links: [Link::new(), Link::new(), Link::new()],
             ws_headers: Vec::new(),
             rng: Rng::new(config.seed),
@@ -378,6 +396,7 @@ impl Module {
         }
         self.wifi_timers(now);
         self.ws_timers(now);
+        self.sntp_timers(now);
         self.flush_urcs(now);
     }
 
@@ -419,6 +438,7 @@ impl Module {
             self.station.reconnect_at,
             urc_hold,
             self.ws_next_deadline(),
+            self.sntp_next_deadline(),
         ]
             .into_iter()
             .flatten()
@@ -557,8 +577,9 @@ impl Module {
         self.echo = true;
         self.syslog = false;
         self.sysstore = self.mfg.get("factory_param", "sys_store").and_then(|v| v.as_integer()) != Some(0);
-        self.clock_base = 0;
-        self.clock_at = now;
+        // SNTP settings are not saved; the RTC keeps running across a
+        // restart (an ESP32-C3 keeps it; a power cycle starts at 1970).
+        self.sntp = SntpState::default();
         self.line.reset();
         self.state = PortState::Idle;
         self.out.extend_from_slice(reply::READY);

@@ -32,6 +32,7 @@ impl Rig {
             mfg: MfgNvs::new(),
             radio: Radio::Permissive,
             seed: 1,
+            clock_source: Default::default(),
         };
         let now = Instant::from_millis(1000);
         let mut r = Rig {

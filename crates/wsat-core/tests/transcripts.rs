@@ -80,6 +80,7 @@ fn config(settings: Option<Settings>, mfg: MfgNvs) -> Config {
         mfg,
         radio: Radio::Permissive,
         seed: 7,
+        clock_source: Default::default(),
     }
 }
 

@@ -46,6 +46,17 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub networks: Option<PathBuf>,
 
+    /// Where the module clock gets its time when AT+CIPSNTPCFG enables sync:
+    /// `host` (this computer's clock, nothing sent) or `sntp` (real SNTP over
+    /// UDP; the clock starts at 1970 until a server answers).
+    #[arg(long, value_enum, default_value_t = ClockArg::Host)]
+    pub clock: ClockArg,
+
+    /// Send every SNTP query to this address (host:port) instead of the
+    /// servers AT+CIPSNTPCFG names (for a local SNTP server).
+    #[arg(long, value_name = "ADDR")]
+    pub sntp_server: Option<SocketAddr>,
+
     /// How long the radio stays down after SIGUSR1 (fault injection), in ms.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub ap_down_ms: u64,
@@ -58,4 +69,13 @@ pub struct Cli {
     /// overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// `--clock`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClockArg {
+    /// Synced from this computer's clock.
+    Host,
+    /// Synced by SNTP over UDP only.
+    Sntp,
 }

@@ -22,6 +22,8 @@ pub struct Options {
     pub pace: bool,
     /// Radio down time after SIGUSR1.
     pub ap_down: Duration,
+    /// Send every SNTP query here instead of to the named servers.
+    pub sntp_server: Option<std::net::SocketAddr>,
 }
 
 /// Maps between the tokio clock and the core's millisecond instants.
@@ -51,9 +53,12 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     let mut buf = vec![0u8; 4096];
     let mut input_ended = false;
     let (mut links, mut news) = Links::new();
+    let (sntp_tx, mut sntp_rx) = tokio::sync::mpsc::channel(4);
+    let mut net = Net { links: &mut links, sntp_tx: &sntp_tx, sntp_server: opts.sntp_server };
 
     loop {
-        flush(&mut module, &mut port, &state, &mut links, &mut tx_line, &mut rx_line, opts.pace, &clock).await;
+        flush(&mut module, &mut port, &state, &mut net, &mut tx_line, &mut rx_line, opts.pace, &clock).await;
+        let links = &mut *net.links;
         links.set_read_allowed(module.link_read_allowed());
         if input_ended && !module.is_busy() && module.serial_pending() == 0 {
             return Ok(());
@@ -76,6 +81,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             _ = sleep_until(deadline.unwrap_or_else(TokioInstant::now)), if deadline.is_some() => {
                 module.handle_timeout(clock.now());
             }
+            Some(datagram) = sntp_rx.recv() => module.handle_sntp_datagram(&datagram, clock.now()),
             Some(t) = news.recv() => {
                 if links.is_current(&t) {
                     match t.news {
@@ -95,17 +101,36 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
 }
 
 /// Writes pending output to the host and carries out pending actions.
+/// The network resources actions act on.
+struct Net<'a> {
+    links: &'a mut Links,
+    sntp_tx: &'a tokio::sync::mpsc::Sender<Vec<u8>>,
+    sntp_server: Option<std::net::SocketAddr>,
+}
+
+/// Writes output and carries out actions until neither is left (carrying
+/// out an action can produce output, e.g. a time sync's `+TIME_UPDATED`).
 #[allow(clippy::too_many_arguments)]
 async fn flush(
     module: &mut Module,
     port: &mut Port,
     state: &StateDir,
-    links: &mut Links,
+    net: &mut Net<'_>,
     tx_line: &mut Pacer,
     rx_line: &mut Pacer,
     pace: bool,
     clock: &Clock,
 ) {
+    loop {
+        write_output(module, port, tx_line, pace, clock).await;
+        if !carry_out(module, port, state, net, tx_line, rx_line, clock) {
+            return;
+        }
+    }
+}
+
+/// Writes pending output to the host (when one is attached).
+async fn write_output(module: &mut Module, port: &mut Port, tx_line: &mut Pacer, pace: bool, clock: &Clock) {
     let mut chunk = [0u8; 4096];
     while port.attached() {
         // Paced output goes in ~10 ms slices so the line clock stays smooth.
@@ -124,7 +149,22 @@ async fn flush(
             sleep_until(tx_line.transmit(n)).await;
         }
     }
+}
+
+/// Carries out pending actions; true if there were any.
+fn carry_out(
+    module: &mut Module,
+    port: &mut Port,
+    state: &StateDir,
+    net: &mut Net<'_>,
+    tx_line: &mut Pacer,
+    rx_line: &mut Pacer,
+    clock: &Clock,
+) -> bool {
+    let links = &mut *net.links;
+    let mut any = false;
     while let Some(action) = module.poll_action() {
+        any = true;
         match action {
             Action::Persist(Store::Settings) => {
                 if let Err(e) = state.save_settings(module.stored_settings()) {
@@ -152,6 +192,16 @@ async fn flush(
             Action::LinkSend { link, data, seq } => links.send(link, data, seq),
             Action::LinkClose { link } => links.close(link),
             Action::Log(message) => tracing::info!("{message}"),
+            Action::ReadHostClock => {
+                let unix_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                module.handle_host_clock(unix_ms, clock.now());
+            }
+            Action::SntpSend { server, packet } => {
+                crate::sntp::query(server, packet, net.sntp_server, net.sntp_tx.clone());
+            }
         }
     }
+    any
 }

@@ -14,6 +14,7 @@ mod links;
 mod networks;
 mod pacing;
 mod pki;
+mod sntp;
 mod state;
 
 use std::process::ExitCode;
@@ -105,9 +106,17 @@ async fn run(cli: Cli) -> Result<()> {
         mfg,
         radio,
         seed: entropy(),
+        clock_source: match cli.clock {
+            cli::ClockArg::Host => wsat_core::commands::sntp::ClockSource::Host,
+            cli::ClockArg::Sntp => wsat_core::commands::sntp::ClockSource::Sntp,
+        },
     };
     let module = Module::new(config, Instant::ZERO);
-    let opts = driver::Options { pace: cli.pace, ap_down: Duration::from_millis(cli.ap_down_ms) };
+    let opts = driver::Options {
+        pace: cli.pace,
+        ap_down: Duration::from_millis(cli.ap_down_ms),
+        sntp_server: cli.sntp_server,
+    };
     driver::run(module, port, state, opts, origin).await
 }
 

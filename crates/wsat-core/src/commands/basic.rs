@@ -264,8 +264,7 @@ pub const SYSTIMESTAMP: Command = Command {
         params: &[Param::int("Unix_timestamp", 0, u32::MAX as i64)],
         run: |m, a, now| {
             let Some(t) = a.int(0) else { return Reply::Error(AtError::ParamInvalid(0)) };
-            m.clock_base = t as u64; // range-checked non-negative
-            m.clock_at = now;
+            m.clock.set(t as u64 * 1000, now); // range-checked non-negative
             Reply::Ok
         },
     }),
@@ -274,5 +273,5 @@ pub const SYSTIMESTAMP: Command = Command {
 
 /// The module clock in Unix seconds.
 pub fn unix_time(m: &Module, now: Instant) -> u64 {
-    m.clock_base + now.saturating_since(m.clock_at).millis() / 1000
+    m.clock.unix_secs(now)
 }

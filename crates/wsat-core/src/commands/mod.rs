@@ -5,6 +5,7 @@
 //! prints them.
 
 pub mod basic;
+pub mod sntp;
 pub mod sysmfg;
 pub mod websocket;
 pub mod wifi;
@@ -32,6 +33,9 @@ pub static COMMANDS: &[Command] = &[
     wifi::CWLAP,
     wifi::CWAUTOCONN,
     wifi::CIPSTA,
+    sntp::CIPSNTPCFG,
+    sntp::CIPSNTPTIME,
+    sntp::CIPSNTPINTV,
     websocket::WSCFG,
     websocket::WSHEAD,
     websocket::WSOPEN,
