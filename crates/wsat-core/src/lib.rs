@@ -29,5 +29,5 @@ pub mod time;
 pub mod wifi;
 pub mod ws;
 
-pub use module::{Action, Config, Event, Module, Store, VersionInfo};
+pub use module::{Action, Config, Event, Module, Store, TlsParams, VersionInfo};
 pub use time::{Duration, Instant};

@@ -96,7 +96,7 @@ pub enum Action {
     /// The module rebooted: drop every network resource it held.
     Rebooted,
     /// Open a transport for a WebSocket link: resolve `host`, connect TCP
-    /// (and TLS when `tls`), within `timeout`. Answer with
+    /// (and TLS with `tls`), within `timeout`. Answer with
     /// [`LinkEvent::Connected`] or [`LinkEvent::Failed`]. Any transport the
     /// link still had is dropped first.
     LinkConnect {
@@ -106,8 +106,8 @@ pub enum Action {
         host: String,
         /// TCP port.
         port: u16,
-        /// wss://.
-        tls: bool,
+        /// For wss://: the credentials and rules of the TLS handshake.
+        tls: Option<TlsParams>,
         /// Connect timeout.
         timeout: Duration,
     },
@@ -140,6 +140,22 @@ pub enum Action {
         /// The 48-byte request.
         packet: Vec<u8>,
     },
+}
+
+/// What a wss:// connection needs, from AT+WSCFG and the manufacturing NVS
+/// (PEM or DER bytes as stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsParams {
+    /// Client certificate (auth_mode 1 and 3): `wss_cert.<pki_number>`.
+    pub client_cert: Option<Vec<u8>>,
+    /// Its key: `wss_key.<pki_number>`.
+    pub client_key: Option<Vec<u8>>,
+    /// The CA the server must chain to (auth_mode 2 and 3):
+    /// `wss_ca.<ca_number>`. `None`: any server is accepted.
+    pub ca: Option<Vec<u8>>,
+    /// The module clock, Unix seconds: certificate validity is checked
+    /// against it, not against the host's clock.
+    pub now_unix: u64,
 }
 
 /// An input other than serial bytes and time.

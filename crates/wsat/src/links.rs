@@ -13,7 +13,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio::io::{AsyncRead, AsyncWrite};
 use wsat_core::ws::link::{LinkEvent, LINKS};
+use wsat_core::TlsParams;
+
+/// A link's byte stream: TCP, or TLS over TCP.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
 
 /// What a link task tells the driver.
 #[derive(Debug)]
@@ -73,7 +79,7 @@ impl Links {
     }
 
     /// Starts a connection for `link`, replacing any it had.
-    pub fn connect(&mut self, link: u8, host: String, port: u16, tls: bool, timeout: Duration) {
+    pub fn connect(&mut self, link: u8, host: String, port: u16, tls: Option<TlsParams>, timeout: Duration) {
         let i = usize::from(link);
         self.close(link);
         self.generation[i] += 1;
@@ -108,13 +114,24 @@ impl Links {
     }
 }
 
+/// Connects TCP, and TLS on top when asked.
+async fn open(host: &str, port: u16, tls: Option<TlsParams>) -> Result<Box<dyn Stream>, String> {
+    let tcp = TcpStream::connect((host, port)).await.map_err(|e| format!("TCP: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let Some(params) = tls else { return Ok(Box::new(tcp)) };
+    let connector = crate::tls::connector(&params)?;
+    let name = crate::tls::server_name(host)?;
+    let stream = connector.connect(name, tcp).await.map_err(|e| format!("TLS handshake: {e}"))?;
+    Ok(Box::new(stream))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run(
     link: u8,
     generation: u64,
     host: String,
     port: u16,
-    tls: bool,
+    tls: Option<TlsParams>,
     timeout: Duration,
     mut rx: mpsc::UnboundedReceiver<Command>,
     news: mpsc::Sender<Tagged>,
@@ -126,28 +143,23 @@ async fn run(
             let _ = news.send(Tagged { link, generation, news: n }).await;
         }
     };
-    if tls {
-        tracing::warn!(link, "wss:// needs TLS, which this build does not have yet");
-        tell(LinkNews::Event(LinkEvent::Failed)).await;
-        return;
-    }
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await {
+    // TCP and TLS together must finish within the open timeout.
+    let stream = match tokio::time::timeout(timeout, open(&host, port, tls)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            tracing::info!(link, %host, port, error = %e, "connect failed");
+        Ok(Err(why)) => {
+            tracing::warn!(link, %host, port, "connection failed: {why}");
             tell(LinkNews::Event(LinkEvent::Failed)).await;
             return;
         }
         Err(_) => {
-            tracing::info!(link, %host, port, "connect timed out");
+            tracing::warn!(link, %host, port, "connection timed out ({} ms)", timeout.as_millis());
             tell(LinkNews::Event(LinkEvent::Failed)).await;
             return;
         }
     };
-    let _ = stream.set_nodelay(true);
     tracing::info!(link, %host, port, "connected");
     tell(LinkNews::Event(LinkEvent::Connected)).await;
-    let (mut rd, mut wr) = stream.into_split();
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut buf = vec![0u8; 16 * 1024];
     let mut reading = true;
     loop {

@@ -16,6 +16,7 @@ mod pacing;
 mod pki;
 mod sntp;
 mod state;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -14,6 +14,7 @@
 //! [`Module::handle_link_event`] and [`Module::handle_link_data`].
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::frame::{self, Decoded, Decoder, FrameError};
@@ -188,6 +189,22 @@ pub struct OpenRequest {
 }
 
 impl Module {
+    /// The TLS credentials AT+WSCFG selected, read from the manufacturing
+    /// NVS now (so AT+SYSMFG changes apply at the next connection).
+    fn tls_params(&self, cfg: LinkConfig, now: Instant) -> Result<crate::module::TlsParams, String> {
+        let get = |ns: &str, n: u8| -> Result<Vec<u8>, String> {
+            let key = format!("{ns}.{n}");
+            self.mfg.get(ns, &key).and_then(|v| v.as_bytes()).map(<[u8]>::to_vec).ok_or(key)
+        };
+        let (client_cert, client_key) = if cfg.auth_mode & 1 != 0 {
+            (Some(get("wss_cert", cfg.pki_number)?), Some(get("wss_key", cfg.pki_number)?))
+        } else {
+            (None, None)
+        };
+        let ca = if cfg.auth_mode & 2 != 0 { Some(get("wss_ca", cfg.ca_number)?) } else { None };
+        Ok(crate::module::TlsParams { client_cert, client_key, ca, now_unix: self.clock.unix_secs(now) })
+    }
+
     /// Starts a link (AT+WSOPEN has checked everything).
     pub(crate) fn ws_open(&mut self, id: usize, req: OpenRequest, now: Instant) {
         let cfg = self.links[id].cfg;
@@ -232,13 +249,20 @@ impl Module {
         s.failed = false;
         s.close_sent = false;
         s.closed_reported = false;
-        let action = Action::LinkConnect {
-            link: id as u8,
-            host: s.uri.host.clone(),
-            port: s.uri.port,
-            tls: s.uri.tls,
-            timeout: s.open_timeout,
+        let (host, port, tls_wanted, timeout, cfg) = (s.uri.host.clone(), s.uri.port, s.uri.tls, s.open_timeout, s.cfg);
+        let tls = if tls_wanted {
+            match self.tls_params(cfg, now) {
+                Ok(p) => Some(p),
+                Err(missing) => {
+                    self.log_link(id, &format!("{missing} is not in the manufacturing NVS"));
+                    self.ws_lost(id, Loss::Transport, now);
+                    return;
+                }
+            }
+        } else {
+            None
         };
+        let action = Action::LinkConnect { link: id as u8, host, port, tls, timeout };
         if self.station.has_ip() {
             self.act(action);
         } else {

@@ -1,0 +1,163 @@
+//! TLS for wss:// links, as a real module does it (spec section 7).
+//!
+//! Server verification (auth_mode 2 and 3) follows what ESP-AT's mbedTLS
+//! setup accepts: the server's chain must lead to the selected CA
+//! (`wss_ca.<n>`), every certificate in it must be valid at the *module
+//! clock's* time (so a module whose clock is still at 1970 refuses every
+//! server), the host name is not matched against the certificate, and a
+//! server certificate that is itself a CA (basicConstraints CA:TRUE) is
+//! fine. Signatures are checked by x509-parser (ring) for the chain and by
+//! rustls for the handshake. Without a CA (auth_mode 0 and 1) any server is
+//! accepted. Client certificates (auth_mode 1 and 3) come from
+//! `wss_cert.<n>`/`wss_key.<n>`; keys may be PKCS#8, PKCS#1 or SEC1 PEM.
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
+use tokio_rustls::TlsConnector;
+use wsat_core::TlsParams;
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::time::ASN1Time;
+
+/// Builds a connector for one connection's parameters.
+pub fn connector(p: &TlsParams) -> Result<TlsConnector, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let ca = match &p.ca {
+        Some(pem) => {
+            let certs = certificates(pem).map_err(|e| format!("wss_ca: {e}"))?;
+            Some(certs)
+        }
+        None => None,
+    };
+    let verifier = Arc::new(ModuleVerifier { ca, now_unix: p.now_unix, algorithms: provider.signature_verification_algorithms });
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let config = match (&p.client_cert, &p.client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = certificates(cert).map_err(|e| format!("wss_cert: {e}"))?;
+            let key = private_key(key).map_err(|e| format!("wss_key: {e}"))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| format!("client certificate and key: {e}"))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// The name to send as SNI: host names only (rustls sends none for an
+/// address).
+pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+    ServerName::try_from(host.to_string()).map_err(|e| format!("{host:?} is not a valid server name: {e}"))
+}
+
+/// Certificates from PEM (one or more), or a single DER certificate.
+pub fn certificates(bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    if bytes.first() == Some(&0x30) {
+        return Ok(vec![CertificateDer::from(bytes.to_vec())]);
+    }
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(bytes).collect();
+    let certs = certs.map_err(|e| format!("not a PEM certificate: {e}"))?;
+    if certs.is_empty() {
+        return Err("no certificate found".into());
+    }
+    Ok(certs)
+}
+
+/// A private key from PEM: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+pub fn private_key(bytes: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_slice(bytes).map_err(|e| format!("not a PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"))
+}
+
+#[derive(Debug)]
+struct ModuleVerifier {
+    ca: Option<Vec<CertificateDer<'static>>>,
+    now_unix: u64,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
+    X509Certificate::from_der(der).map(|(_, c)| c).map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))
+}
+
+impl ModuleVerifier {
+    fn check_time(&self, cert: &X509Certificate<'_>) -> Result<(), Error> {
+        let now = ASN1Time::from_timestamp(self.now_unix as i64).map_err(|_| Error::General("bad module time".into()))?;
+        let v = cert.validity();
+        if now < v.not_before {
+            return Err(Error::InvalidCertificate(CertificateError::NotValidYet));
+        }
+        if now > v.not_after {
+            return Err(Error::InvalidCertificate(CertificateError::Expired));
+        }
+        Ok(())
+    }
+}
+
+impl ServerCertVerifier for ModuleVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, Error> {
+        let Some(anchors) = &self.ca else {
+            // auth_mode 0 and 1: the module does not verify the server.
+            return Ok(ServerCertVerified::assertion());
+        };
+        let anchors: Vec<X509Certificate<'_>> = anchors.iter().map(|a| parse(a)).collect::<Result<_, _>>()?;
+        let pool: Vec<X509Certificate<'_>> = intermediates.iter().map(|c| parse(c)).collect::<Result<_, _>>()?;
+        let mut cert = parse(end_entity)?;
+        // A chain longer than this is not something a module would accept.
+        for _ in 0..8 {
+            self.check_time(&cert)?;
+            // The CA itself presented as the server certificate.
+            if anchors.iter().any(|a| a.as_ref() == cert.as_ref()) {
+                return Ok(ServerCertVerified::assertion());
+            }
+            if let Some(a) = anchors.iter().find(|a| a.subject() == cert.issuer()) {
+                cert.verify_signature(Some(a.public_key()))
+                    .map_err(|_| Error::InvalidCertificate(CertificateError::BadSignature))?;
+                self.check_time(a)?;
+                return Ok(ServerCertVerified::assertion());
+            }
+            let Some(next) = pool.iter().find(|c| c.subject() == cert.issuer() && c.as_ref() != cert.as_ref()) else {
+                return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer));
+            };
+            cert.verify_signature(Some(next.public_key()))
+                .map_err(|_| Error::InvalidCertificate(CertificateError::BadSignature))?;
+            cert = next.clone();
+        }
+        Err(Error::InvalidCertificate(CertificateError::UnknownIssuer))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
