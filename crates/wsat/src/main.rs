@@ -66,6 +66,18 @@ async fn run(cli: Cli) -> Result<()> {
         let n = pki::import(dir, &mut mfg)?;
         state.save_mfg(&mfg)?;
         tracing::info!(count = n, dir = %dir.display(), "imported PKI into the manufacturing NVS");
+    } else if !pki::has_wss_pki(&mfg) {
+        // A module leaves the factory with credentials; so does wsat.
+        let dir = state.path().join("pki");
+        let ca = pki::generate(&dir, &mut mfg).context("cannot generate the factory PKI")?;
+        state.save_mfg(&mfg)?;
+        eprintln!(
+            "wsat: generated a factory PKI in {}; servers the module should trust (AT+WSCFG auth_mode 2, 3) need a \
+             certificate signed by {} (key: {}), and servers that check clients should trust that CA",
+            dir.display(),
+            ca.display(),
+            dir.join("ca.key").display()
+        );
     }
     if let Some(baud) = cli.baud {
         settings.get_or_insert_with(Default::default).uart.baud = baud;

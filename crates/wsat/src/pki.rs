@@ -11,9 +11,10 @@
 //! Values are stored as binary (type 8), as ESP-AT's mfg_nvs tool stores
 //! files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use wsat_core::mfg::{MfgNvs, MfgValue, MAX_BLOB};
 
 const LAYOUT: [(&str, &str, &str, &str); 3] = [
@@ -52,6 +53,45 @@ pub fn import(dir: &Path, mfg: &mut MfgNvs) -> Result<usize> {
     Ok(count)
 }
 
+/// True if the NVS holds any WebSocket credential.
+pub fn has_wss_pki(mfg: &MfgNvs) -> bool {
+    LAYOUT.iter().any(|(_, _, _, ns)| mfg.keys(ns).is_some())
+}
+
+/// Makes a factory PKI like a module's: a CA, and a client certificate and
+/// key per set (0 and 1) signed by it. Written in the `raw_data` layout
+/// under `dir` (plus `ca.key`, so the user can sign a server certificate
+/// the module will trust) and into the NVS. Returns the CA's path.
+pub fn generate(dir: &Path, mfg: &mut MfgNvs) -> Result<PathBuf> {
+    let ca_key = KeyPair::generate().context("CA key")?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::OrganizationName, "wsat");
+    ca.distinguished_name.push(DnType::CommonName, "wsat factory CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_cert = ca.self_signed(&ca_key).context("CA certificate")?;
+    let mut files: Vec<(String, String)> = vec![("ca.key".into(), ca_key.serialize_pem())];
+    for n in 0..2u8 {
+        let key = KeyPair::generate().context("client key")?;
+        let mut p = CertificateParams::new(vec![format!("wsat-client-{n}")]).context("client parameters")?;
+        p.distinguished_name.push(DnType::OrganizationName, "wsat");
+        p.distinguished_name.push(DnType::CommonName, format!("wsat client {n}"));
+        let cert = p.signed_by(&key, &ca_cert, &ca_key).context("client certificate")?;
+        files.push((format!("wss_ca/wss_ca_{n:02}.crt"), ca_cert.pem()));
+        files.push((format!("wss_cert/wss_client_{n:02}.crt"), cert.pem()));
+        files.push((format!("wss_key/wss_client_{n:02}.key"), key.serialize_pem()));
+    }
+    for (name, text) in &files {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        crate::state::write_atomic(&path, text.as_bytes())?;
+    }
+    import(dir, mfg)?;
+    Ok(dir.join("wss_ca/wss_ca_00.crt"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +110,25 @@ mod tests {
         assert!(ca.starts_with(b"-----BEGIN CERTIFICATE-----"));
         assert!(mfg.get("wss_key", "wss_key.0").is_some());
         assert!(import(Path::new("/nonexistent"), &mut mfg).is_err());
+    }
+
+    #[test]
+    fn generated_pki_chains_and_loads() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut mfg = MfgNvs::new();
+        assert!(!has_wss_pki(&mfg));
+        let ca_path = generate(tmp.path(), &mut mfg).unwrap();
+        assert!(has_wss_pki(&mfg));
+        assert!(ca_path.exists() && tmp.path().join("ca.key").exists());
+        let bytes = |ns: &str, k: &str| mfg.get(ns, k).and_then(MfgValue::as_bytes).unwrap().to_vec();
+        for n in 0..2 {
+            let ca = crate::tls::certificates(&bytes("wss_ca", &format!("wss_ca.{n}"))).unwrap();
+            let cert = crate::tls::certificates(&bytes("wss_cert", &format!("wss_cert.{n}"))).unwrap();
+            crate::tls::private_key(&bytes("wss_key", &format!("wss_key.{n}"))).unwrap();
+            use x509_parser::prelude::FromDer;
+            let (_, ca) = x509_parser::certificate::X509Certificate::from_der(&ca[0]).unwrap();
+            let (_, c) = x509_parser::certificate::X509Certificate::from_der(&cert[0]).unwrap();
+            c.verify_signature(Some(ca.public_key())).unwrap();
+        }
     }
 }

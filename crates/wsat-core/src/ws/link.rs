@@ -454,6 +454,9 @@ impl Module {
         s.close_sent = true;
         s.state = LinkState::Closing;
         s.close_deadline = Some(now + CLOSE_WAIT);
+        // No keep-alive while closing (a due ping would never be sent).
+        s.ping_at = None;
+        s.pong_deadline = None;
         self.act(Action::LinkSend { link: id as u8, data: frame, seq: None });
     }
 
@@ -507,8 +510,10 @@ impl Module {
         self.ws_free(id);
     }
 
-    /// Frees a link: the client and its WSCFG go, WSDATAFMT stays.
+    /// Frees a link: the client and its WSCFG go, WSDATAFMT stays. A report
+    /// it was streaming ends here, so the port is never left owned.
     pub(crate) fn ws_free(&mut self, id: usize) {
+        self.ws_cut_report(id);
         let l = &mut self.links[id];
         l.session = None;
         l.cfg = LinkConfig::default();
@@ -593,6 +598,8 @@ impl Module {
             s.close_sent = true;
             s.state = LinkState::Closing;
             s.close_deadline = Some(now + WSCLOSE_WAIT);
+            s.ping_at = None;
+            s.pong_deadline = None;
         }
     }
 
@@ -601,7 +608,11 @@ impl Module {
         self.links
             .iter()
             .filter_map(|l| l.session.as_ref())
-            .flat_map(|s| [s.open_deadline, s.ping_at, s.pong_deadline, s.reconnect_at, s.close_deadline])
+            .flat_map(|s| {
+                // A ping is only ever sent on a connected link.
+                let ping = s.ping_at.filter(|_| s.state == LinkState::Connected);
+                [s.open_deadline, ping, s.pong_deadline, s.reconnect_at, s.close_deadline]
+            })
             .flatten()
             .min()
     }
