@@ -141,3 +141,52 @@ fn no_server_verification_accepts_any_server() {
     h.expect(b"+WS_CLOSED:0\r\n\r\nOK\r\n", "close");
     w.stop();
 }
+
+/// A bad key (replaced at run time with AT+SYSMFG) and a server that never
+/// finishes the TLS handshake: ERROR within the open timeout, never a hang.
+#[test]
+fn bad_key_and_stalled_handshake() {
+    let server = seed_wss_server();
+    let dir = common::tempdir();
+    let pki = esp_at_pki();
+    let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki]);
+    join_wifi(&mut h);
+    h.send(b"ATE0\r\n");
+    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    h.send(b"AT+CIPSNTPCFG=1,0\r\n");
+    h.expect(b"\r\nOK\r\n+TIME_UPDATED\r\n", "clock");
+    // Key set 1 becomes garbage.
+    let junk = b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n";
+    h.send(format!("AT+SYSMFG=2,\"wss_key\",\"wss_key.1\",8,{}\r\n", junk.len()).as_bytes());
+    h.expect(b"\r\nOK\r\n\r\n>", "prompt");
+    h.send(junk);
+    h.expect(b"\r\nOK\r\n", "written");
+    h.send(b"AT+WSCFG=0,30,60,4096,1,1,0\r\n");
+    h.expect(b"\r\nOK\r\n", "WSCFG pki 1");
+    open(&mut h, server.port());
+    h.expect(b"\r\nERROR\r\n", "bad key");
+
+    // TCP is accepted, TLS never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let (conn, _) = silent.accept().unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        drop(conn);
+    });
+    h.send(b"AT+WSCFG=0,30,60,4096,3,0,0\r\n");
+    h.expect(b"\r\nOK\r\n", "WSCFG");
+    let started = std::time::Instant::now();
+    h.send(format!("AT+WSOPEN=0,\"wss://127.0.0.1:{port}\",,1500\r\n").as_bytes());
+    h.expect(b"\r\nERROR\r\n", "handshake timeout");
+    let took = started.elapsed();
+    assert!(took >= std::time::Duration::from_millis(1400), "{took:?}");
+    holder.join().unwrap();
+    // The link is free again (a failed open also reset its WSCFG, as on
+    // ESP-AT, so the credentials are selected again).
+    h.send(b"AT+WSCFG=0,30,60,4096,3,0,0\r\n");
+    h.expect(b"\r\nOK\r\n", "WSCFG again");
+    open(&mut h, server.port());
+    h.expect(b"+WS_CONNECTED:0\r\n\r\nOK\r\n", "usable after the failures");
+    w.stop();
+}
