@@ -30,7 +30,7 @@ pub fn run(data: &[u8]) {
                 assert!(offset + data.len() as u64 <= *payload_len, "piece past its frame");
             }
             at += n;
-            if n == 0 && matches!(item, Ok(None)) {
+            if n == 0 && !matches!(item, Ok(Some(_))) {
                 idle_rounds += 1;
                 assert!(idle_rounds < 3, "no progress");
             } else {

@@ -374,3 +374,20 @@ fn a_streaming_report_is_never_split() {
     r.pump();
     assert_eq!(r.take(), "+WS_DATA:0,10,a\r\n+WS_DISCONNECTED:0\r\n");
 }
+
+#[test]
+fn an_unskippable_header_ends_the_link_without_hanging() {
+    // A 64-bit length with its top bit set (found by the fuzzer: it used to
+    // stall the link's read loop for good).
+    let mut r = Rig::new();
+    r.open(0);
+    let mut f = vec![0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0];
+    f.extend_from_slice(&[0x88, 0x02, 0x03, 0xe8]);
+    r.m.handle_link_data(0, &f, r.now);
+    r.pump();
+    assert_eq!(r.sent[0], [(OP_CLOSE, true, 1002u16.to_be_bytes().to_vec())]);
+    // The stream is lost: the close reply cannot be read; the wait ends it.
+    r.run_for(1_000);
+    assert_eq!(r.take(), "+WS_CLOSED:0\r\n");
+    assert_eq!(r.state(), "\r\nOK\r\n");
+}

@@ -198,6 +198,9 @@ enum State {
     /// After an error: dropping the rest of the offending frame, so the
     /// frames after it (the server's close) can still be read.
     Skip { remaining: u64 },
+    /// After a header that cannot be skipped (a length with its top bit
+    /// set): no frame boundary can be found again; everything is dropped.
+    Broken,
 }
 
 /// A streaming decoder for the frames a server sends.
@@ -253,6 +256,7 @@ impl Decoder {
 
     fn decode_inner<'a>(&mut self, input: &'a mut [u8]) -> (usize, Result<Option<Decoded<'a>>, FrameError>) {
         match self.state.clone() {
+            State::Broken => (input.len(), Ok(None)),
             State::Skip { remaining } => {
                 let take = remaining.min(input.len() as u64);
                 self.state = if take == remaining { State::Header } else { State::Skip { remaining: remaining - take } };
@@ -266,7 +270,11 @@ impl Decoder {
                 let (header, hlen) = match FrameHeader::parse(&self.head) {
                     Ok(Some(h)) => h,
                     Ok(None) => return (take, Ok(None)),
-                    Err(e) => return (take, Err(e)),
+                    Err(e) => {
+                        self.head.clear();
+                        self.state = State::Broken;
+                        return (take, Err(e));
+                    }
                 };
                 // Bytes of `input` that belonged to the header.
                 let used = hlen - before;
@@ -488,6 +496,13 @@ mod tests {
         let mut huge = vec![0x82, 127];
         huge.extend_from_slice(&u64::MAX.to_be_bytes());
         assert_eq!(FrameHeader::parse(&huge), Err(FrameError::LengthOverflow));
+        // Found by the fuzzer: after such a header the decoder must keep
+        // consuming (it used to return the error forever, consuming nothing).
+        let mut d = Decoder::new(16);
+        let mut first = huge.clone();
+        let (n, r) = d.decode(&mut first);
+        assert_eq!((n, r), (10, Err(FrameError::LengthOverflow)));
+        assert_eq!(d.decode(&mut [0x81, 0x00]), (2, Ok(None)));
     }
 
     #[test]

@@ -356,9 +356,13 @@ impl Module {
                     let item = match item {
                         Ok(item) => item,
                         Err(e) => {
-                            // Keep reading: the server's close may follow.
                             if !s.failed {
                                 self.ws_protocol_error(id, e, now);
+                            }
+                            // Keep reading (the server's close may follow),
+                            // as long as the decoder makes progress.
+                            if n == 0 {
+                                return;
                             }
                             continue;
                         }
