@@ -42,6 +42,11 @@ pub struct Cli {
     #[arg(long, value_name = "DIR")]
     pub pki: Option<PathBuf>,
 
+    /// Do not generate a factory PKI when the manufacturing NVS has no
+    /// WebSocket credentials (start with the NVS as it is).
+    #[arg(long, conflicts_with = "pki")]
+    pub no_factory_pki: bool,
+
     /// A TOML file of access points: the radio then knows only these.
     #[arg(long, value_name = "FILE")]
     pub networks: Option<PathBuf>,

@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> Result<()> {
         let n = pki::import(dir, &mut mfg)?;
         state.save_mfg(&mfg)?;
         tracing::info!(count = n, dir = %dir.display(), "imported PKI into the manufacturing NVS");
-    } else if !pki::has_wss_pki(&mfg) {
+    } else if !cli.no_factory_pki && !pki::has_wss_pki(&mfg) {
         // A module leaves the factory with credentials; so does wsat.
         let dir = state.path().join("pki");
         let ca = pki::generate(&dir, &mut mfg).context("cannot generate the factory PKI")?;

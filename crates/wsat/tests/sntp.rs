@@ -22,8 +22,7 @@ fn sntp_mode_syncs_from_a_local_server() {
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &["--clock", "sntp", "--sntp-server", &addr]);
     join_wifi(&mut h);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     // Before a sync: 1970, as a freshly booted module.
     h.send(b"AT+CIPSNTPTIME?\r\n");
     let t = h.until(b"\r\nOK\r\n");
@@ -45,20 +44,13 @@ fn silent_and_garbage_servers_leave_the_clock_alone() {
         let dir = common::tempdir();
         let (w, mut h) = wsat_tcp(dir.path(), &["--clock", "sntp", "--sntp-server", &addr]);
         join_wifi(&mut h);
-        h.send(b"ATE0\r\n");
-        h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+        common::echo_off(&mut h);
         h.send(b"AT+CIPSNTPCFG=1,0,\"a.invalid\",\"b.invalid\"\r\n");
         h.expect(b"\r\nOK\r\n", "CIPSNTPCFG");
         // Both servers get their query timeout (3 s each); no sync.
         let quiet = h.quiet_for(Duration::from_millis(7_000));
         assert!(quiet.is_empty(), "{mode}: {}", common::escape(&quiet));
-        h.send(b"AT+SYSTIMESTAMP?\r\n");
-        let t = h.until(b"\r\nOK\r\n");
-        let secs: u64 = String::from_utf8_lossy(&t)
-            .trim_start_matches("+SYSTIMESTAMP:")
-            .trim_end_matches("\r\nOK\r\n")
-            .parse()
-            .expect("a number");
+        let secs = common::systimestamp(&mut h);
         assert!(secs < 60, "{mode}: the clock moved to {secs}");
         // The port is fine throughout.
         h.send(b"AT\r\n");
@@ -73,17 +65,10 @@ fn host_clock_needs_no_packet() {
     // An address where nothing listens: with the host clock it is never used.
     let (w, mut h) = wsat_tcp(dir.path(), &["--sntp-server", "127.0.0.1:9"]);
     join_wifi(&mut h);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     h.send(b"AT+CIPSNTPCFG=1,8,\"cn.ntp.org.cn\",\"ntp.sjtu.edu.cn\"\r\n");
     h.expect(b"\r\nOK\r\n+TIME_UPDATED\r\n", "synced at once");
-    h.send(b"AT+SYSTIMESTAMP?\r\n");
-    let t = h.until(b"\r\nOK\r\n");
-    let secs: u64 = String::from_utf8_lossy(&t)
-        .trim_start_matches("+SYSTIMESTAMP:")
-        .trim_end_matches("\r\nOK\r\n")
-        .parse()
-        .expect("a number");
+    let secs = common::systimestamp(&mut h);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     assert!(secs.abs_diff(now) <= 2, "module {secs}, host {now}");
     w.stop();

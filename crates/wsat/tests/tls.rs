@@ -65,8 +65,7 @@ fn tls_refusals() {
     let pki = esp_at_pki();
     let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki]);
     join_wifi(&mut h);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     h.send(b"AT+CIPSNTPCFG=1,0\r\n");
     h.expect(b"\r\nOK\r\n+TIME_UPDATED\r\n", "clock");
 
@@ -125,8 +124,7 @@ fn no_server_verification_accepts_any_server() {
     let pki = esp_at_pki();
     let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki, "--clock", "sntp"]);
     join_wifi(&mut h);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     // Server verification in sntp mode before any sync: 1970 refuses all.
     h.send(b"AT+WSCFG=0,30,60,4096,3,0,0\r\n");
     h.expect(b"\r\nOK\r\n", "WSCFG");
@@ -151,8 +149,7 @@ fn bad_key_and_stalled_handshake() {
     let pki = esp_at_pki();
     let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki]);
     join_wifi(&mut h);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     h.send(b"AT+CIPSNTPCFG=1,0\r\n");
     h.expect(b"\r\nOK\r\n+TIME_UPDATED\r\n", "clock");
     // Key set 1 becomes garbage.

@@ -3,14 +3,11 @@
 
 mod common;
 
-#[path = "../../../tests/transcript_format.rs"]
-mod transcript_format;
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use common::transcript_format::{self, Step};
 use common::{HostEnd, Wsat};
-use transcript_format::Step;
 
 #[derive(Clone, Copy, Debug)]
 enum Transport {
@@ -22,13 +19,14 @@ fn start(t: Transport, state: &Path, link: &Path) -> (Wsat, HostEnd) {
     let state = state.to_string_lossy().into_owned();
     match t {
         Transport::Tcp => {
-            let w = Wsat::start(&["--tcp", "127.0.0.1:0", "--state", &state]);
+            // The transcripts assume an empty manufacturing NVS.
+            let w = Wsat::start(&["--tcp", "127.0.0.1:0", "--state", &state, "--no-factory-pki"]);
             let host = HostEnd::tcp(&w.tcp_addr());
             (w, host)
         }
         Transport::Pty => {
             let link_s = link.to_string_lossy().into_owned();
-            let w = Wsat::start(&["--pty", &link_s, "--state", &state]);
+            let w = Wsat::start(&["--pty", &link_s, "--state", &state, "--no-factory-pki"]);
             let host = HostEnd::tty(link);
             (w, host)
         }

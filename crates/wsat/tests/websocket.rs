@@ -39,8 +39,7 @@ fn three_links_and_report_formats() {
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     for id in 0..3 {
         h.send(format!("AT+WSOPEN={id},\"ws://127.0.0.1:{}/\"\r\n", server.port()).as_bytes());
         h.expect(format!("+WS_CONNECTED:{id}\r\n\r\nOK\r\n").as_bytes(), "open");
@@ -103,8 +102,7 @@ fn refusals() {
     let server = Server::python("ws-server.py", &["127.0.0.1", "0"]);
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     let open = format!("AT+WSOPEN=0,\"ws://127.0.0.1:{}\"\r\n", server.port());
     h.send(open.as_bytes());
     h.expect(b"\r\nERROR\r\n", "no Wi-Fi yet");
@@ -150,8 +148,7 @@ fn host_names_resolve() {
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     h.send(format!("AT+WSOPEN=1,\"ws://localhost:{}/echo?x=1\"\r\n", server.port()).as_bytes());
     h.expect(b"+WS_CONNECTED:1\r\n\r\nOK\r\n", "localhost");
     h.send(b"AT+WSSEND=1,2\r\n");

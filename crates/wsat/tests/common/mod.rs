@@ -32,17 +32,18 @@ impl Wsat {
         let stderr = child.stderr.take().expect("stderr piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut first = true;
+            let mut found = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if first {
+                // Other notes (a generated PKI) may come first.
+                if !found && line.contains("AT port") {
                     let _ = tx.send(line.clone());
-                    first = false;
+                    found = true;
                 }
                 eprintln!("[wsat] {line}");
             }
         });
-        let banner = rx.recv_timeout(PATIENCE).expect("wsat prints its banner");
+        let banner = rx.recv_timeout(PATIENCE).expect("wsat prints where its AT port is");
         Wsat { child, banner }
     }
 
@@ -180,20 +181,11 @@ impl HostEnd {
     }
 }
 
+#[path = "../../../../tests/transcript_format.rs"]
+pub mod transcript_format;
+
 /// Bytes in transcript notation.
-pub fn escape(b: &[u8]) -> String {
-    let mut s = String::new();
-    for &c in b {
-        match c {
-            b'\r' => s.push_str("\\r"),
-            b'\n' => s.push_str("\\n"),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(char::from(c)),
-            _ => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s
-}
+pub use transcript_format::escape;
 
 /// A fresh temporary directory.
 pub fn tempdir() -> tempfile::TempDir {
@@ -294,4 +286,21 @@ pub fn join_wifi(h: &mut HostEnd) {
     h.expect(b"AT+CWMODE=1\r\n\r\nOK\r\n", "CWMODE");
     h.send(b"AT+CWJAP=\"espressif\",\"1234567890\"\r\n");
     h.expect(b"AT+CWJAP=\"espressif\",\"1234567890\"\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n\r\nOK\r\n", "CWJAP");
+}
+
+/// `ATE0`, so expectations need not repeat every command.
+pub fn echo_off(h: &mut HostEnd) {
+    h.send(b"ATE0\r\n");
+    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+}
+
+/// The module clock, from AT+SYSTIMESTAMP? (echo off).
+pub fn systimestamp(h: &mut HostEnd) -> u64 {
+    h.send(b"AT+SYSTIMESTAMP?\r\n");
+    let t = h.until(b"\r\nOK\r\n");
+    String::from_utf8_lossy(&t)
+        .trim_start_matches("+SYSTIMESTAMP:")
+        .trim_end_matches("\r\nOK\r\n")
+        .parse()
+        .unwrap_or_else(|_| panic!("a timestamp: {}", escape(&t)))
 }
