@@ -49,6 +49,10 @@ use crate::ws::link::{Link, Rng, LINKS};
 pub const REBOOT: Duration = Duration::from_millis(300);
 /// How long an echoed, unfinished line holds back unsolicited reports.
 pub const URC_HOLD: Duration = Duration::from_secs(2);
+/// How long a streaming report may stall while the host waits to be heard;
+/// then it is cut (its line ends) and the host's input runs. The rest of
+/// the frame comes later as a report of its own, from its offset.
+pub const REPORT_STALL: Duration = Duration::from_secs(2);
 
 /// Names and versions printed by AT+GMR.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +245,8 @@ pub struct Module {
     urcs: Reports,
     /// Host input held while a streaming report owns the port.
     deferred: Vec<u8>,
+    /// When output last moved while a report owned the port.
+    report_progress: Instant,
     actions: VecDeque<Action>,
     last_input: Instant,
 }
@@ -273,6 +279,7 @@ impl Module {
             out_pos: 0,
             urcs: Reports::new(),
             deferred: Vec::new(),
+            report_progress: now,
             actions: VecDeque::new(),
             last_input: now,
         };
@@ -455,6 +462,7 @@ impl Module {
             urc_hold,
             self.ws_next_deadline(),
             self.sntp_next_deadline(),
+            (self.urcs.report_open() && !self.deferred.is_empty()).then_some(self.report_progress + REPORT_STALL),
         ]
             .into_iter()
             .flatten()
@@ -701,7 +709,18 @@ impl Module {
         if partial_echoed && now < self.last_input + URC_HOLD {
             return;
         }
+        let before = self.out.len();
         self.urcs.drain_into(&mut self.out);
+        if self.out.len() != before {
+            self.report_progress = now;
+        }
+        if !self.deferred.is_empty() && now >= self.report_progress + REPORT_STALL {
+            if let Some(link) = self.urcs.open_link() {
+                // The server stalled mid-frame and the host is waiting.
+                self.ws_cut_report(link);
+                self.urcs.drain_into(&mut self.out);
+            }
+        }
         if !self.urcs.report_open() && !self.deferred.is_empty() {
             let held = core::mem::take(&mut self.deferred);
             self.handle_serial(&held, now);

@@ -391,3 +391,23 @@ fn an_unskippable_header_ends_the_link_without_hanging() {
     assert_eq!(r.take(), "+WS_CLOSED:0\r\n");
     assert_eq!(r.state(), "\r\nOK\r\n");
 }
+
+#[test]
+fn a_stalled_report_lets_the_host_through_after_two_seconds() {
+    let mut r = Rig::new();
+    r.open(0);
+    r.send(b"AT+WSDATAFMT=0,1,63\r\n");
+    r.take();
+    r.m.handle_link_data(0, &[0x82, 0x0a, b'0', b'1', b'2'], r.now);
+    r.pump();
+    assert_eq!(r.take(), "+WS_DATA:0,2,1,10,0,10,012");
+    r.send(b"AT\r\n");
+    r.run_for(1_999);
+    assert_eq!(r.take(), "");
+    r.run_for(1);
+    assert_eq!(r.take(), "\r\n\r\nOK\r\n");
+    // The rest of the frame: a report of its own, from offset 3.
+    r.m.handle_link_data(0, b"3456789", r.now);
+    r.pump();
+    assert_eq!(r.take(), "+WS_DATA:0,2,1,10,3,7,3456789\r\n");
+}

@@ -75,6 +75,11 @@ impl Reports {
         self.open.is_some()
     }
 
+    /// The link whose report is on the wire, unfinished.
+    pub fn open_link(&self) -> Option<usize> {
+        self.open.and_then(|s| s.checked_sub(1))
+    }
+
     /// Moves what may go out now into `out`.
     pub fn drain_into(&mut self, out: &mut Vec<u8>) {
         loop {

@@ -428,7 +428,7 @@ impl Module {
 
     /// Ends a streaming report that will get no more data (its line still
     /// ends, and the port is free again).
-    fn ws_cut_report(&mut self, id: usize) {
+    pub(crate) fn ws_cut_report(&mut self, id: usize) {
         let Some(s) = self.links[id].session.as_mut() else { return };
         if core::mem::take(&mut s.report_open) {
             let crlf = self.links[id].mask & 32 != 0;
@@ -694,16 +694,19 @@ impl Module {
     /// A frame (or single-frame message) streamed under one header.
     fn ws_stream(&mut self, id: usize, mask: u8, d: &DataPiece, opcode: u8, fin: bool, frame_end: bool) {
         let Some(s) = self.links[id].session.as_mut() else { return };
-        let head = if d.offset == 0 {
+        // A header starts each frame, and resumes one whose report was cut
+        // (the host stalled behind it): its offset says where.
+        let resume = !s.report_open;
+        let head = if resume {
             s.report_open = !frame_end;
-            header(id, mask, opcode, fin, d.payload_len, 0, d.payload_len)
+            header(id, mask, opcode, fin, d.payload_len, d.offset, d.payload_len - d.offset)
         } else {
             Vec::new()
         };
         if frame_end {
             s.report_open = false;
         }
-        let piece = match (d.offset == 0, frame_end) {
+        let piece = match (resume, frame_end) {
             (true, true) => Piece::Whole,
             (true, false) => Piece::Start,
             (false, false) => Piece::Middle,
