@@ -187,3 +187,25 @@ fn bad_key_and_stalled_handshake() {
     h.expect(b"+WS_CONNECTED:0\r\n\r\nOK\r\n", "usable after the failures");
     w.stop();
 }
+
+/// auth_mode 0: no verification and no client certificate; any server is
+/// accepted, even with the module clock still in 1970.
+#[test]
+fn auth_mode_0_accepts_any_server() {
+    let pki = shared_pki().join("seed-server");
+    let f = |n: &str| pki.join(n).to_string_lossy().into_owned();
+    let server = Server::python("wss-echo-server.py", &["127.0.0.1", "0", &f("server.crt"), &f("server.key")]);
+    let dir = common::tempdir();
+    let (w, mut h) = wsat_tcp(dir.path(), &["--clock", "sntp"]);
+    join_wifi(&mut h);
+    common::echo_off(&mut h);
+    h.send(b"AT+WSCFG=0,30,60,4096,0\r\n");
+    h.expect(b"\r\nOK\r\n", "WSCFG auth 0");
+    open(&mut h, server.port());
+    h.expect(b"+WS_CONNECTED:0\r\n\r\nOK\r\n", "auth 0");
+    h.send(b"AT+WSSEND=0,3\r\n");
+    h.expect(b"\r\nOK\r\n\r\n>", "prompt");
+    h.send(b"wss");
+    h.expect(b"\r\nSEND OK\r\n+WS_DATA:0,3,wss\r\n", "echo over TLS");
+    w.stop();
+}
