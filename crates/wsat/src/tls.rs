@@ -161,3 +161,28 @@ impl ServerCertVerifier for ModuleVerifier {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Throwaway keys made for this test (`openssl genrsa -traditional`,
+    /// `openssl ecparam -genkey -noout`): one per PEM flavour a module's
+    /// `wss_key` may hold besides PKCS#8.
+    const PKCS1: &[u8] = include_bytes!("tls_testdata/pkcs1-rsa.key");
+    const SEC1: &[u8] = include_bytes!("tls_testdata/sec1-ec.key");
+
+    #[test]
+    fn every_key_format_loads_as_a_signing_key() {
+        let provider = rustls::crypto::ring::default_provider();
+        let pkcs8 = rcgen::KeyPair::generate().unwrap().serialize_pem();
+        for (name, pem) in [("PKCS#1", PKCS1), ("SEC1", SEC1), ("PKCS#8", pkcs8.as_bytes())] {
+            let key = private_key(pem).unwrap_or_else(|e| panic!("{name}: {e}"));
+            provider.key_provider.load_private_key(key).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        // PEM decoding takes any base64 body; the key itself fails to load.
+        let junk = private_key(b"-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n").unwrap();
+        assert!(provider.key_provider.load_private_key(junk).is_err());
+        assert!(certificates(b"no pem here").is_err());
+    }
+}
