@@ -187,7 +187,7 @@ pub enum Decoded<'a> {
     Close(Option<u16>, Vec<u8>),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 enum State {
     /// Collecting a header (bytes so far in `head`).
     Header,
@@ -255,7 +255,33 @@ impl Decoder {
     }
 
     fn decode_inner<'a>(&mut self, input: &'a mut [u8]) -> (usize, Result<Option<Decoded<'a>>, FrameError>) {
-        match self.state.clone() {
+        // The common case, a whole header at hand: parse it in place and
+        // carry on into the payload in the same call.
+        if matches!(self.state, State::Header) && self.head.is_empty() {
+            match FrameHeader::parse(input) {
+                Ok(Some((header, hlen))) => {
+                    if let Err(e) = self.begin(header) {
+                        self.state = match header.payload_len {
+                            0 => State::Header,
+                            n => State::Skip { remaining: n },
+                        };
+                        return (hlen, Err(e));
+                    }
+                    if header.payload_len == 0 {
+                        return (hlen, self.finish_empty(header));
+                    }
+                    let (_, rest) = input.split_at_mut(hlen);
+                    let (n, r) = self.decode_inner(rest);
+                    return (hlen + n, r);
+                }
+                Ok(None) => {} // a partial header: collect it below
+                Err(e) => {
+                    self.state = State::Broken;
+                    return (input.len().min(14), Err(e));
+                }
+            }
+        }
+        match self.state {
             State::Broken => (input.len(), Ok(None)),
             State::Skip { remaining } => {
                 let take = remaining.min(input.len() as u64);
