@@ -116,6 +116,11 @@ impl Host {
     /// Reads output until `token`, counting `+WS_DATA` reports on the way
     /// (all links use mask 63: opcode, fin, payload_len, offset, data_len).
     async fn until(&mut self, token: &[u8]) -> Result<()> {
+        self.scan(Some(token)).await
+    }
+
+    /// Reads output up to `token`, or with `None` up to the next report.
+    async fn scan(&mut self, token: Option<&[u8]>) -> Result<()> {
         let mut seen: Vec<u8> = Vec::new();
         loop {
             let mut b = [0u8; 1];
@@ -123,9 +128,12 @@ impl Host {
             seen.push(b[0]);
             if seen.ends_with(b"+WS_DATA:") {
                 self.report().await?;
+                if token.is_none() {
+                    return Ok(());
+                }
                 seen.truncate(seen.len() - 9);
             }
-            if seen.ends_with(token) {
+            if token.is_some_and(|t| seen.ends_with(t)) {
                 return Ok(());
             }
         }
@@ -147,22 +155,9 @@ impl Host {
 
     async fn wait_echoed(&mut self, links: usize, bytes: usize) -> Result<()> {
         while (0..links).any(|l| self.echoed[l] < bytes) {
-            self.next_report().await?;
+            self.scan(None).await?;
         }
         Ok(())
-    }
-
-    /// Skips to the next `+WS_DATA` report and reads it.
-    async fn next_report(&mut self) -> Result<()> {
-        let mut seen: Vec<u8> = Vec::new();
-        loop {
-            let mut b = [0u8; 1];
-            self.rd.read_exact(&mut b).await?;
-            seen.push(b[0]);
-            if seen.ends_with(b"+WS_DATA:") {
-                return self.report().await;
-            }
-        }
     }
 }
 

@@ -536,7 +536,7 @@ impl Module {
     }
 
     /// Ends the running command `job` (if it is the one running).
-    pub(crate) fn complete_ws(&mut self, job: Job, reply: Reply) {
+    pub(crate) fn complete(&mut self, job: Job, reply: Reply) {
         if self.running(&job) {
             self.state = PortState::Idle;
             self.job_deadline = None;
@@ -578,19 +578,6 @@ impl Module {
     pub(crate) fn busy_with(&mut self, job: Job) -> Reply {
         self.state = PortState::Busy(job);
         Reply::Pending
-    }
-
-    /// Ends the running command with `reply`, back to Idle.
-    pub(crate) fn complete(&mut self, reply: Reply) {
-        if matches!(self.state, PortState::Busy(Job::Join)) {
-            self.state = PortState::Idle;
-            self.finish(reply);
-        }
-    }
-
-    /// True if the running command is `job`.
-    pub(crate) fn running_join(&self) -> bool {
-        matches!(self.state, PortState::Busy(Job::Join))
     }
 
     // ----- the engine -----
@@ -691,8 +678,8 @@ impl Module {
             self.urc(b"WIFI DISCONNECT");
             self.ws_network_down(now);
         }
-        if self.running_join() {
-            self.complete(Reply::Error(AtError::ExecFailed));
+        if self.running(&Job::Join) {
+            self.complete(Job::Join, Reply::Error(AtError::ExecFailed));
         }
         let interval = self.current.station.as_ref().map_or(0, |s| s.reconn_interval);
         if had_link && interval > 0 {

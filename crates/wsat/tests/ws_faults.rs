@@ -301,58 +301,18 @@ impl Peer {
 // The host side
 // ---------------------------------------------------------------------------
 
-/// Starts wsat on a free TCP port with a fresh state directory in `dir`.
-/// The banner is the line that names the port, wherever it comes among
-/// wsat's start-up messages.
-fn start_tcp(dir: &std::path::Path) -> Wsat {
-    use std::io::BufRead;
-    let state = common::arg(dir, "state");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wsat"))
-        .args(["--tcp", "127.0.0.1:0", "--state", &state])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("wsat starts");
-    let stderr = child.stderr.take().expect("stderr piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("tcp://") {
-                let _ = tx.send(line.clone());
-            }
-            eprintln!("[wsat] {line}");
-        }
-    });
-    let banner = rx.recv_timeout(common::PATIENCE).expect("wsat names its AT port");
-    Wsat { child, banner }
-}
-
 /// wsat booted, on Wi-Fi, echo off. The TempDir holds the state directory.
 fn setup() -> (tempfile::TempDir, Wsat, HostEnd) {
     let dir = common::tempdir();
-    let w = start_tcp(dir.path());
-    let mut h = HostEnd::tcp(&w.tcp_addr());
-    h.expect(b"ready\r\n", "boot");
+    let (w, mut h) = common::wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
-    h.send(b"ATE0\r\n");
-    h.expect(b"ATE0\r\n\r\nOK\r\n", "ATE0");
+    common::echo_off(&mut h);
     (dir, w, h)
 }
 
-/// Stops wsat with SIGTERM, which it must obey within 5 s (a wedged event
-/// loop fails the test instead of hanging it; the drop kills it then).
-fn finish(mut w: Wsat) {
-    w.signal(nix::sys::signal::Signal::SIGTERM);
-    let end = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < end {
-        if w.child.try_wait().expect("wait for wsat").is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("wsat did not stop within 5 s of SIGTERM");
+/// Stops wsat (bounded: see `Wsat::stop`).
+fn finish(w: Wsat) {
+    w.stop();
 }
 
 /// Sends a command line and expects exactly `want` back.
@@ -1382,7 +1342,7 @@ fn message(seq: u32) -> Vec<u8> {
 fn slow_host_loses_nothing() {
     let srv = WsServer::new();
     let dir = common::tempdir();
-    let w = start_tcp(dir.path());
+    let w = Wsat::start(&["--tcp", "127.0.0.1:0", "--state", &common::arg(dir.path(), "state")]);
     let mut h = RawHost::connect(&w.tcp_addr());
     h.expect(b"ready\r\n", "boot");
     h.send(b"ATE0\r\n");

@@ -279,7 +279,7 @@ impl Module {
     pub(crate) fn ws_written(&mut self, link: usize, seq: u32) {
         if self.running(&Job::WsSend { link, seq }) {
             self.write(reply::SEND_OK);
-            self.complete_ws(Job::WsSend { link, seq }, Reply::Done);
+            self.complete(Job::WsSend { link, seq }, Reply::Done);
         }
     }
 }

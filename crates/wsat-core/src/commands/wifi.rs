@@ -352,7 +352,7 @@ pub(crate) fn step_join(m: &mut Module, now: Instant) {
             let config = join.config.clone();
             m.save(|s| s.station = Some(config.clone()));
             if join.origin == JoinOrigin::Command {
-                m.complete(Reply::Ok);
+                m.complete(crate::module::Job::Join, Reply::Ok);
             }
         }
         (Err(e), _) => {
@@ -361,7 +361,7 @@ pub(crate) fn step_join(m: &mut Module, now: Instant) {
                 JoinOrigin::Command => {
                     // A failed CWJAP also stops reconnection.
                     m.write(format!("+CWJAP:{}\r\n", *e as u8).as_bytes());
-                    m.complete(Reply::Error(AtError::ExecFailed));
+                    m.complete(crate::module::Job::Join, Reply::Error(AtError::ExecFailed));
                 }
                 JoinOrigin::Background => {
                     let interval = u64::from(join.config.reconn_interval);

@@ -391,7 +391,7 @@ impl Module {
         if core::mem::take(&mut s.opening_command) {
             self.write(line.as_bytes());
             self.write(b"\r\n");
-            self.complete_ws(crate::module::Job::WsOpen(id), crate::at::reply::Reply::Ok);
+            self.complete(crate::module::Job::WsOpen(id), crate::at::reply::Reply::Ok);
         } else {
             self.urc(line.as_bytes());
         }
@@ -409,7 +409,7 @@ impl Module {
         if opening {
             // AT+WSOPEN fails and the link is freed, as ESP-AT cleans it.
             self.ws_free(id);
-            self.complete_ws(
+            self.complete(
                 crate::module::Job::WsOpen(id),
                 crate::at::reply::Reply::Error(crate::at::error::AtError::ExecFailed),
             );
@@ -484,17 +484,12 @@ impl Module {
                 // Echo the server's code (RFC 6455 5.5.1), then report.
                 let payload = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
                 self.ws_send_close(id, &payload, now);
-                self.ws_report_closed(id, now);
+                // Done: `+WS_CLOSED`, and the link is free at once (as ESP-AT
+                // frees it); the transport closes after our close reply.
+                self.ws_finish_close(id);
             }
             OwnedItem::Data(d) => self.ws_report(id, d, now),
         }
-    }
-
-    /// The close handshake is done: `+WS_CLOSED`, and the link is free at
-    /// once (as ESP-AT frees it); the transport closes after our last
-    /// frame (the close reply) has gone out.
-    fn ws_report_closed(&mut self, id: usize, _now: Instant) {
-        self.ws_finish_close(id);
     }
 
     /// The transport of a closing link is gone: free it.
@@ -505,7 +500,7 @@ impl Module {
             if self.closing_command(id) {
                 self.write(line.as_bytes());
                 self.write(b"\r\n");
-                self.complete_ws(crate::module::Job::WsClose(id), crate::at::reply::Reply::Ok);
+                self.complete(crate::module::Job::WsClose(id), crate::at::reply::Reply::Ok);
             } else {
                 self.urc(line.as_bytes());
             }

@@ -52,10 +52,19 @@ impl Wsat {
         self.banner.rsplit("tcp://").next().expect("tcp banner").trim().to_string()
     }
 
-    /// Stops the process (SIGTERM) and waits for it.
+    /// Stops the process with SIGTERM, which it must obey within 5 s (a
+    /// wedged event loop fails the test instead of hanging it; the drop
+    /// kills it then).
     pub fn stop(mut self) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
-        let _ = self.child.wait();
+        let end = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < end {
+            if self.child.try_wait().expect("wait for wsat").is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("wsat did not stop within 5 s of SIGTERM");
     }
 
     /// Sends a signal.
