@@ -13,7 +13,7 @@ use wsat_core::{Action, Duration, Event, Instant, Module, Store};
 
 use crate::host::{Input, Port};
 use crate::links::{LinkNews, Links};
-use crate::pacing::Pacer;
+use crate::pacing::Line;
 use crate::state::StateDir;
 
 /// Runtime options for the loop.
@@ -47,37 +47,46 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigusr1 = signal(SignalKind::user_defined1())?;
-    let uart = module.uart();
-    let mut tx_line = Pacer::new(uart);
-    let mut rx_line = Pacer::new(uart);
-    let mut buf = vec![0u8; 4096];
+    let mut line = Line::new(module.uart(), opts.pace);
+    // Large enough for a whole AT+WSSEND payload in one read.
+    let mut buf = vec![0u8; 64 * 1024];
     let mut input_ended = false;
     let (mut links, mut news) = Links::new();
     let (sntp_tx, mut sntp_rx) = tokio::sync::mpsc::channel(4);
     let mut net = Net { links: &mut links, sntp_tx: &sntp_tx, sntp_server: opts.sntp_server };
 
     loop {
-        flush(&mut module, &mut port, &state, &mut net, &mut tx_line, &mut rx_line, opts.pace, &clock).await;
+        flush(&mut module, &mut port, &state, &mut net, &mut line, &clock).await;
         let links = &mut *net.links;
         links.set_read_allowed(module.link_read_allowed());
-        if input_ended && !module.is_busy() && module.serial_pending() == 0 {
+        if input_ended && !module.is_busy() && module.serial_pending() == 0 && line.next_due().is_none() {
             return Ok(());
         }
         let deadline = module.poll_timeout().map(|t| clock.to_tokio(t));
+        let line_due = line.next_due();
         tokio::select! {
-            input = port.next_input(&mut buf) => match input? {
+            // A paced line reads no more host bytes until it has carried
+            // the last ones (the host's writes then wait, as on a UART).
+            input = port.next_input(&mut buf), if !line.input_waiting() => match input? {
                 Input::Data(n) => {
-                    if opts.pace {
-                        // The bytes reach the module when the line has carried them.
-                        sleep_until(rx_line.transmit(n)).await;
-                    }
                     tracing::trace!(bytes = n, "host -> module");
-                    module.handle_serial(&buf[..n], clock.now());
+                    if line.paced() {
+                        line.queue_input(&buf[..n]);
+                    } else {
+                        module.handle_serial(&buf[..n], clock.now());
+                    }
                 }
                 Input::Attached => {}
                 Input::Detached => module.handle_host_detached(clock.now()),
                 Input::Eof => input_ended = true,
             },
+            // The paced line has carried a slice: input reaches the
+            // module here, output goes out in `flush`.
+            _ = line.sleep_until(line_due.unwrap_or_else(TokioInstant::now)), if line_due.is_some() => {
+                while let Some(slice) = line.carried_input() {
+                    module.handle_serial(slice, clock.now());
+                }
+            }
             _ = sleep_until(deadline.unwrap_or_else(TokioInstant::now)), if deadline.is_some() => {
                 module.handle_timeout(clock.now());
             }
@@ -116,37 +125,28 @@ async fn flush(
     port: &mut Port,
     state: &StateDir,
     net: &mut Net<'_>,
-    tx_line: &mut Pacer,
-    rx_line: &mut Pacer,
-    pace: bool,
+    line: &mut Line,
     clock: &Clock,
 ) {
     loop {
-        write_output(module, port, tx_line, pace, clock).await;
-        if !carry_out(module, port, state, net, tx_line, rx_line, clock) {
+        write_output(module, port, line, clock).await;
+        if !carry_out(module, port, state, net, line, clock) {
             return;
         }
     }
 }
 
-/// Writes pending output to the host (when one is attached).
-async fn write_output(module: &mut Module, port: &mut Port, tx_line: &mut Pacer, pace: bool, clock: &Clock) {
-    let mut chunk = [0u8; 4096];
+/// Writes pending output to the host (when one is attached). On a paced
+/// line, only what the line has carried by now; the rest waits for the
+/// line's next deadline in the event loop.
+async fn write_output(module: &mut Module, port: &mut Port, line: &mut Line, clock: &Clock) {
     while port.attached() {
-        // Paced output goes in ~10 ms slices so the line clock stays smooth.
-        let limit = if pace { tx_line.bytes_in(std::time::Duration::from_millis(10)).min(chunk.len()) } else { chunk.len() };
-        let n = module.poll_serial(&mut chunk[..limit]);
-        if n == 0 {
-            break;
-        }
-        tracing::trace!(bytes = n, "module -> host");
-        if let Err(e) = port.write_all(&chunk[..n]).await {
+        let Some(bytes) = line.output(|out| module.poll_serial(out)) else { break };
+        tracing::trace!(bytes = bytes.len(), "module -> host");
+        if let Err(e) = port.write_all(bytes).await {
             tracing::info!(error = %e, "host gone while writing");
             module.handle_host_detached(clock.now());
             break;
-        }
-        if pace {
-            sleep_until(tx_line.transmit(n)).await;
         }
     }
 }
@@ -157,8 +157,7 @@ fn carry_out(
     port: &mut Port,
     state: &StateDir,
     net: &mut Net<'_>,
-    tx_line: &mut Pacer,
-    rx_line: &mut Pacer,
+    line: &mut Line,
     clock: &Clock,
 ) -> bool {
     let links = &mut *net.links;
@@ -178,8 +177,7 @@ fn carry_out(
             }
             Action::SetUart(u) => {
                 tracing::info!(baud = u.baud, "UART settings changed");
-                tx_line.set(u);
-                rx_line.set(u);
+                line.set(u);
                 if let Err(e) = port.set_uart(u) {
                     tracing::error!(error = %e, "cannot apply UART settings");
                 }
