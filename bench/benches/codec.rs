@@ -6,7 +6,8 @@
 //! - frame decode: wsat's streaming `Decoder` over a buffer of frames vs
 //!   tungstenite (its `FrameHeader::parse` plus the payload, the frame-level
 //!   work of its codec; and its whole `WebSocket::read` path);
-//! - frame encode: a masked client frame.
+//! - frame encode: a masked client frame, each library building it from a
+//!   borrowed payload into a reusable buffer.
 
 use std::io::Cursor;
 
@@ -101,6 +102,35 @@ fn encode(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 encode_client_frame(&mut out, OP_BINARY, true, KEY, &payload);
+            })
+        });
+        // Each library's own way to build a masked client frame from a
+        // borrowed payload into a reusable buffer.
+        let mut scratch = payload.clone();
+        let mut fw_out = Vec::with_capacity(size + 14);
+        g.bench_with_input(BenchmarkId::new("fastwebsockets", size), &size, |b, _| {
+            b.iter(|| {
+                scratch.copy_from_slice(&payload);
+                let mut f = fastwebsockets::Frame::new(
+                    true,
+                    fastwebsockets::OpCode::Binary,
+                    Some(KEY),
+                    fastwebsockets::Payload::BorrowedMut(&mut scratch),
+                );
+                f.mask();
+                f.write(&mut fw_out).len()
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("tungstenite", size), &size, |b, _| {
+            b.iter(|| {
+                out.clear();
+                let mut f = tungstenite::protocol::frame::Frame::message(
+                    payload.clone(),
+                    tungstenite::protocol::frame::coding::OpCode::Data(tungstenite::protocol::frame::coding::Data::Binary),
+                    true,
+                );
+                f.header_mut().mask = Some(KEY);
+                f.format(&mut out).unwrap();
             })
         });
     }

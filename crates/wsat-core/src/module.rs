@@ -242,7 +242,7 @@ pub struct Module {
     job_deadline: Option<Instant>,
     out: Vec<u8>,
     out_pos: usize,
-    urcs: Reports,
+    pub(crate) urcs: Reports,
     /// Host input held while a streaming report owns the port.
     deferred: Vec<u8>,
     /// When output last moved while a report owned the port.

@@ -313,7 +313,7 @@ fn reports_wait_for_data_mode_and_back_pressure_engages() {
     r.send(b"hi");
     assert_eq!(r.take(), "\r\nSEND OK\r\n+WS_DATA:0,5,early\r\n");
     // A host that does not read: reads stop above the high-water mark.
-    assert!(r.m.link_read_allowed());
+    assert!(r.m.link_read_allowed(0));
     let big = vec![b'a'; 40_000];
     r.server_frame(0, true, OP_BINARY, &big[..16_000]);
     r.server_frame(0, true, OP_BINARY, &big[..16_000]);
@@ -323,9 +323,42 @@ fn reports_wait_for_data_mode_and_back_pressure_engages() {
         r.m.handle_link_data(0, &[0x82, 0x7e, 0x9c, 0x40], r.now);
         r.m.handle_link_data(0, &big, r.now);
     }
-    assert!(!r.m.link_read_allowed(), "backlog {}", r.m.serial_backlog());
+    assert!(!r.m.link_read_allowed(0), "backlog {}", r.m.serial_backlog());
     r.pump();
-    assert!(r.m.link_read_allowed());
+    assert!(r.m.link_read_allowed(0));
+}
+
+#[test]
+fn back_pressure_never_starves_the_report_that_owns_the_port() {
+    let mut r = Rig::new();
+    r.open(0);
+    r.open(1);
+    r.send(b"AT+WSDATAFMT=0,1,48\r\n");
+    r.take();
+    // Link 0's 100 000-byte frame starts: its report owns the port.
+    r.m.handle_link_data(0, &[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x86, 0xa0, b'x'], r.now);
+    r.pump();
+    assert!(r.take().starts_with("+WS_DATA:0,100000,x"));
+    // Link 1 floods: its reports queue behind link 0's, and link 1 stops
+    // reading once its queue passes the high-water mark.
+    let frame: Vec<u8> = [&[0x82u8, 0x7e, 0x3a, 0x98][..], &[b'y'; 15_000][..]].concat();
+    for _ in 0..5 {
+        r.m.handle_link_data(1, &frame, r.now);
+    }
+    r.pump();
+    assert_eq!(r.take(), "");
+    assert!(!r.m.link_read_allowed(1));
+    // Link 0 must keep reading, or its report could never end (this
+    // wedged the port when one limit covered all links).
+    assert!(r.m.link_read_allowed(0));
+    r.m.handle_link_data(0, &vec![b'x'; 99_999], r.now);
+    r.pump();
+    let out = r.take();
+    assert!(out.starts_with(&"x".repeat(99_999)), "link 0's report ends first");
+    // Then link 1's data, all of it (in reports of its 1024-byte buffer).
+    assert!(out[99_999..].starts_with("\r\n+WS_DATA:1,1024,"));
+    assert_eq!(out[99_999..].matches('y').count(), 75_000);
+    assert!(r.m.link_read_allowed(1));
 }
 
 #[test]

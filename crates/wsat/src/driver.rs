@@ -58,7 +58,9 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     loop {
         flush(&mut module, &mut port, &state, &mut net, &mut line, &clock).await;
         let links = &mut *net.links;
-        links.set_read_allowed(module.link_read_allowed());
+        for id in 0..wsat_core::ws::link::LINKS {
+            links.set_read_allowed(id, module.link_read_allowed(id));
+        }
         if input_ended && !module.is_busy() && module.serial_pending() == 0 && line.next_due().is_none() {
             return Ok(());
         }

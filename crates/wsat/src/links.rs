@@ -55,7 +55,8 @@ pub struct Links {
     running: [Option<Running>; LINKS],
     generation: [u64; LINKS],
     news_tx: mpsc::Sender<Tagged>,
-    allowed: watch::Sender<bool>,
+    /// Per link: may its task read its socket?
+    allowed: [watch::Sender<bool>; LINKS],
 }
 
 impl Links {
@@ -64,7 +65,7 @@ impl Links {
         // A small queue: link tasks wait (and stop reading) when the
         // driver is behind.
         let (news_tx, news_rx) = mpsc::channel(8);
-        let (allowed, _) = watch::channel(true);
+        let allowed = [(); LINKS].map(|()| watch::channel(true).0);
         (Links { running: [None, None, None], generation: [0; LINKS], news_tx, allowed }, news_rx)
     }
 
@@ -73,9 +74,9 @@ impl Links {
         usize::from(t.link) < LINKS && self.generation[usize::from(t.link)] == t.generation
     }
 
-    /// Lets link tasks read, or holds them (host behind).
-    pub fn set_read_allowed(&self, allowed: bool) {
-        self.allowed.send_if_modified(|a| std::mem::replace(a, allowed) != allowed);
+    /// Lets `link`'s task read, or holds it (host behind on its data).
+    pub fn set_read_allowed(&self, link: usize, allowed: bool) {
+        self.allowed[link].send_if_modified(|a| std::mem::replace(a, allowed) != allowed);
     }
 
     /// Starts a connection for `link`, replacing any it had.
@@ -86,7 +87,7 @@ impl Links {
         let generation = self.generation[i];
         let (tx, rx) = mpsc::unbounded_channel();
         let news = self.news_tx.clone();
-        let allowed = self.allowed.subscribe();
+        let allowed = self.allowed[i].subscribe();
         let task = tokio::spawn(async move {
             run(link, generation, host, port, tls, timeout, rx, news, allowed).await;
         });

@@ -65,6 +65,11 @@ impl Reports {
         self.bytes
     }
 
+    /// Bytes queued for link `link`'s reports.
+    pub fn link_bytes(&self, link: usize) -> usize {
+        self.queues[1 + link].iter().map(|(_, _, b)| b.len()).sum()
+    }
+
     /// True if nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.queues.iter().all(VecDeque::is_empty)

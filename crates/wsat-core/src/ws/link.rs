@@ -322,9 +322,14 @@ impl Module {
         self.after_input(now);
     }
 
-    /// False while the host is behind: the runtime stops reading sockets.
-    pub fn link_read_allowed(&self) -> bool {
-        self.serial_backlog() < SERIAL_HIGH_WATER
+    /// False while the host is behind on link `id`'s data: the runtime
+    /// stops reading that link's socket. Each link is judged by its own
+    /// queued reports (plus the output already on its way to the host), so
+    /// a link whose report owns the port keeps reading while the others
+    /// wait behind it; one global limit would starve that report and
+    /// wedge the port.
+    pub fn link_read_allowed(&self, id: usize) -> bool {
+        self.serial_pending() < SERIAL_HIGH_WATER && self.urcs.link_bytes(id) < SERIAL_HIGH_WATER
     }
 
     fn ws_data(&mut self, id: usize, buf: &mut [u8], now: Instant) {
