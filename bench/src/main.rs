@@ -73,6 +73,10 @@ fn main() -> Result<()> {
     // `--only a,b` runs some sections (floor, echo, latency, paced, idle).
     let args: Vec<String> = std::env::args().collect();
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    const SECTIONS: [&str; 4] = ["echo", "latency", "paced", "idle"];
+    if let Some(bad) = only.iter().flat_map(|o| o.split(',')).find(|x| !SECTIONS.contains(x)) {
+        bail!("--only: unknown section {bad:?} (sections: {})", SECTIONS.join(","));
+    }
     let run = |name: &str| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == name));
     let floor = b.floors()?;
     if run("echo") {

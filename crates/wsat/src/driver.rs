@@ -111,7 +111,6 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     }
 }
 
-/// Writes pending output to the host and carries out pending actions.
 /// The network resources actions act on.
 struct Net<'a> {
     links: &'a mut Links,
@@ -121,7 +120,6 @@ struct Net<'a> {
 
 /// Writes output and carries out actions until neither is left (carrying
 /// out an action can produce output, e.g. a time sync's `+TIME_UPDATED`).
-#[allow(clippy::too_many_arguments)]
 async fn flush(
     module: &mut Module,
     port: &mut Port,

@@ -91,9 +91,9 @@ impl AsRawFd for Fd {
 /// UART and the sockets run side by side.
 pub struct Line {
     /// Module to host.
-    pub tx: Pacer,
+    tx: Pacer,
     /// Host to module.
-    pub rx: Pacer,
+    rx: Pacer,
     paced: bool,
     timer: Option<AsyncFd<Fd>>,
     /// The output slice on the line, and when its last byte arrives.
