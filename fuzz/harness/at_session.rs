@@ -243,6 +243,8 @@ fn config(settings: Option<Settings>, mfg: MfgNvs) -> Config {
         radio: Radio::Permissive,
         seed: 0x5eed,
         clock_source: Default::default(),
+        flash: None,
+        regex: None,
     }
 }
 
@@ -422,7 +424,7 @@ impl Session {
                 // Any transport the link had is dropped first.
                 self.links[usize::from(link)] = Transport { open: true, connect_pending: true, ..Transport::default() };
             }
-            Action::LinkSend { link, data, seq } => {
+            Action::LinkSend { link, data, seq, .. } => {
                 assert!(link < 3, "LinkSend for link {link}");
                 let t = &mut self.links[usize::from(link)];
                 assert!(t.open, "link {link}: LinkSend without a transport (after LinkClose or before LinkConnect)");

@@ -16,6 +16,8 @@ fn module() -> Module {
         radio: Radio::Permissive,
         seed: 7,
         clock_source: Default::default(),
+        flash: None,
+        regex: None,
     };
     let mut m = Module::new(config, Instant::ZERO);
     drain(&mut m);

@@ -133,6 +133,32 @@ impl MfgNvs {
         found
     }
 
+    /// Fills the `factory_param` namespace with an ESP32-C3 MINI-1's
+    /// factory parameters (ESP-AT's `factory_param_data.csv`, with the types
+    /// of `factory_param_type.csv`), as a module leaves the factory.
+    pub fn add_factory_param(&mut self) {
+        let ints: [(&str, u8, i64); 11] = [
+            ("version", 2, 4),
+            ("max_tx_power", 2, 78),
+            ("start_channel", 1, 1),
+            ("channel_num", 1, 13),
+            ("uart_port", 2, 1),
+            ("uart_baudrate", 6, 115_200),
+            ("uart_tx_pin", 6, 7),
+            ("uart_rx_pin", 6, 6),
+            ("uart_cts_pin", 6, 5),
+            ("uart_rts_pin", 6, 4),
+            ("sys_store", 1, 1),
+        ];
+        for (key, ty, v) in ints {
+            if let Some(value) = MfgValue::integer(ty, v) {
+                self.set("factory_param", key, value);
+            }
+        }
+        self.set("factory_param", "module_name", MfgValue::Str(b"MINI-1".to_vec()));
+        self.set("factory_param", "country_code", MfgValue::Str(b"CN".to_vec()));
+    }
+
     /// Erases a whole namespace; false if it did not exist.
     pub fn erase_namespace(&mut self, ns: &str) -> bool {
         self.namespaces.remove(ns).is_some()

@@ -78,6 +78,20 @@ pub struct Config {
     pub seed: u64,
     /// Where time syncs get the time from.
     pub clock_source: ClockSource,
+    /// The `fs_storage` user partition as last persisted (`None`: erased).
+    pub flash: Option<Vec<u8>>,
+    /// A regex engine for AT+SYSMSGFILTERCFG (`None`: filters are refused).
+    pub regex: Option<RegexEngineRef>,
+}
+
+/// A shared handle on the runtime's regex engine.
+#[derive(Clone)]
+pub struct RegexEngineRef(pub alloc::rc::Rc<dyn commands::sysmsgfilter::RegexEngine>);
+
+impl core::fmt::Debug for RegexEngineRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("RegexEngine")
+    }
 }
 
 /// Which persistent store changed.
@@ -87,6 +101,8 @@ pub enum Store {
     Settings,
     /// [`Module::mfg`].
     Mfg,
+    /// [`Module::flash`]: the `fs_storage` partition.
+    Flash,
 }
 
 /// Something the runtime must do.
@@ -124,6 +140,11 @@ pub enum Action {
         data: Vec<u8>,
         /// Acknowledge with this number.
         seq: Option<u32>,
+        /// Hand the bytes to the socket only if it takes them now (a send
+        /// timeout of 0): answer [`LinkEvent::Refused`] if it takes none of
+        /// them at once (nothing goes out); if it takes some, the rest
+        /// follows and [`LinkEvent::Written`] answers as usual.
+        immediate: bool,
     },
     /// Close a link's transport.
     LinkClose {
@@ -181,6 +202,10 @@ pub enum DataSink {
     WsSend(commands::websocket::PendingSend),
     /// AT+WSHEAD header.
     WsHead,
+    /// AT+SYSMSGFILTERCFG expressions.
+    MsgFilter(commands::sysmsgfilter::PendingFilter),
+    /// AT+SYSFLASH write.
+    Flash(commands::sysflash::PendingWrite),
 }
 
 /// A command still running after its handler returned.
@@ -236,6 +261,26 @@ pub struct Module {
     /// AT+WSHEAD's headers, newest first.
     pub(crate) ws_headers: Vec<(Vec<u8>, Vec<u8>)>,
     pub(crate) rng: Rng,
+    /// AT+GSLP, AT+SLEEP, AT+RFPOWER, AT+SYSREG, AT+SYSRAM state.
+    pub(crate) system: commands::system::SystemState,
+    /// AT+CWINIT: the Wi-Fi driver is up (1 at every boot).
+    pub(crate) wifi_init: bool,
+    /// AT+CWLAPOPT.
+    pub(crate) lapopt: commands::wifi_config::LapOptions,
+    /// AT+CWHOSTNAME (not saved).
+    pub(crate) hostname: Vec<u8>,
+    /// AT+CWCOUNTRY (not saved; boots from factory_param).
+    pub(crate) country: commands::wifi_config::Country,
+    /// When the module last booted (AT+SYSTEMP warms up from it).
+    pub(crate) booted_at: Instant,
+    /// AT+RST=1: the chip waits in its ROM's download mode, deaf to AT.
+    download_mode: bool,
+    /// The `fs_storage` user partition (AT+SYSFLASH).
+    pub(crate) flash: Vec<u8>,
+    /// AT+SYSMSGFILTER's filters.
+    pub(crate) msgfilter: commands::sysmsgfilter::FilterState,
+    /// The runtime's regex engine, if it lent one.
+    pub(crate) regex: Option<alloc::rc::Rc<dyn commands::sysmsgfilter::RegexEngine>>,
     line: LineAssembler,
     state: PortState,
     /// Deadline of the running job (reboot).
@@ -272,6 +317,16 @@ impl Module {
             links: [Link::new(), Link::new(), Link::new()],
             ws_headers: Vec::new(),
             rng: Rng::new(config.seed),
+            system: commands::system::SystemState::new(78),
+            wifi_init: true,
+            lapopt: Default::default(),
+            hostname: Vec::new(),
+            country: commands::wifi_config::Country { policy: 0, code: b"CN".to_vec(), start: 1, count: 13 },
+            booted_at: now,
+            download_mode: false,
+            flash: config.flash.filter(|f| f.len() == commands::sysflash::FS_STORAGE_SIZE).unwrap_or_else(commands::sysflash::blank_fs_storage),
+            msgfilter: Default::default(),
+            regex: config.regex.map(|r| r.0),
             line: LineAssembler::new(),
             state: PortState::Idle,
             job_deadline: None,
@@ -304,6 +359,11 @@ impl Module {
         &self.mfg
     }
 
+    /// The `fs_storage` user partition.
+    pub fn flash(&self) -> &[u8] {
+        &self.flash
+    }
+
     /// The UART settings in effect.
     pub fn uart(&self) -> UartConfig {
         self.current.uart
@@ -319,6 +379,10 @@ impl Module {
     /// Bytes from the host. All of them are consumed.
     pub fn handle_serial(&mut self, bytes: &[u8], now: Instant) {
         self.last_input = now;
+        if self.download_mode {
+            // The ROM bootloader owns the chip; the AT firmware hears nothing.
+            return;
+        }
         if self.urcs.report_open() {
             // A report is streaming: the host's bytes wait until it ends,
             // so no echo or response lands inside it.
@@ -471,17 +535,31 @@ impl Module {
 
     // ----- internals used by the commands -----
 
-    /// Appends bytes for the host (a command's own response lines).
+    /// Appends one message for the host (a command's response line, its
+    /// final result), through AT+SYSMSGFILTER's filters.
     pub(crate) fn write(&mut self, bytes: &[u8]) {
+        let kept = self.msgfilter.apply(bytes);
+        self.out.extend_from_slice(kept);
+    }
+
+    /// Appends bytes that no filter may touch.
+    pub(crate) fn write_unfiltered(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);
     }
 
-    /// Queues an unsolicited report line (without its CR LF).
+    /// Queues an unsolicited report line (without its CR LF); filters
+    /// apply to the whole line as one message.
     pub(crate) fn urc(&mut self, line: &[u8]) {
         let mut l = Vec::with_capacity(line.len() + 2);
         l.extend_from_slice(line);
         l.extend_from_slice(b"\r\n");
-        self.urcs.line(l);
+        let kept = self.msgfilter.apply(&l);
+        if kept.len() != l.len() {
+            l = kept.to_vec();
+        }
+        if !l.is_empty() {
+            self.urcs.line(l);
+        }
     }
 
     /// Queues an action for the runtime.
@@ -574,6 +652,63 @@ impl Module {
         Reply::Done
     }
 
+    /// Moves the end of a reboot started by [`Module::reboot`] (deep sleep
+    /// lasts as long as asked).
+    pub(crate) fn set_reboot_deadline(&mut self, at: Instant) {
+        self.job_deadline = Some(at);
+    }
+
+    /// AT+RST=1: the chip restarts into its ROM's download mode, where the
+    /// AT port stays silent until the module is restarted.
+    pub(crate) fn enter_download_mode(&mut self, now: Instant) {
+        let _ = self.reboot(now);
+        self.job_deadline = None;
+        self.download_mode = true;
+        self.act(Action::Log(String::from("AT+RST=1: the chip waits in download mode; restart wsat to leave it")));
+    }
+
+    /// True while the Wi-Fi driver is up and the mode is not 0.
+    pub(crate) fn wifi_on(&self) -> bool {
+        self.wifi_init && self.current.wifi_mode != 0
+    }
+
+    /// The MAC address of the station (0) or the SoftAP (1): as set, or
+    /// the factory one (the SoftAP's is the station's plus one, as on an
+    /// ESP32-C3).
+    pub(crate) fn mac(&self, netif: usize) -> [u8; 6] {
+        self.current.macs[netif].unwrap_or_else(|| {
+            let mut mac = crate::wifi::station::FACTORY_MAC;
+            mac[5] = mac[5].wrapping_add(netif as u8);
+            mac
+        })
+    }
+
+    /// The station leaves its AP for good (mode change, driver off):
+    /// `WIFI DISCONNECT` if it had a link, links down, no reconnection.
+    pub(crate) fn drop_station(&mut self, now: Instant) {
+        if self.station.disconnect() {
+            self.urc(b"WIFI DISCONNECT");
+            self.ws_network_down(now);
+        }
+        let target = core::mem::take(&mut self.station.target);
+        self.station = Station { target, ..Station::default() };
+    }
+
+    /// What a boot resets: everything the chip keeps only in RAM.
+    fn boot_volatile_state(&mut self, now: Instant) {
+        let factory = |key: &str| self.mfg.get("factory_param", key);
+        let max_tx = factory("max_tx_power").and_then(|v| v.as_integer()).map_or(78, |v| v.clamp(40, 84) as u8);
+        let code = factory("country_code").and_then(|v| v.as_bytes()).map_or(b"CN".to_vec(), <[u8]>::to_vec);
+        let start = factory("start_channel").and_then(|v| v.as_integer()).map_or(1, |v| v.clamp(1, 14) as u8);
+        let count = factory("channel_num").and_then(|v| v.as_integer()).map_or(13, |v| v.clamp(1, 14) as u8);
+        self.system = commands::system::SystemState::new(max_tx);
+        self.country = commands::wifi_config::Country { policy: 0, code, start, count };
+        self.wifi_init = true;
+        self.lapopt = Default::default();
+        self.hostname = b"espressif".to_vec();
+        self.booted_at = now;
+    }
+
     /// Marks the port busy until a background step finishes the command.
     pub(crate) fn busy_with(&mut self, job: Job) -> Reply {
         self.state = PortState::Busy(job);
@@ -591,6 +726,7 @@ impl Module {
         // SNTP settings are not saved; the RTC keeps running across a
         // restart (an ESP32-C3 keeps it; a power cycle starts at 1970).
         self.sntp = SntpState::default();
+        self.boot_volatile_state(now);
         self.line.reset();
         self.state = PortState::Idle;
         self.out.extend_from_slice(reply::READY);
@@ -631,14 +767,28 @@ impl Module {
             }),
             _ => Some(Reply::Error(AtError::ParseFail(0))),
         };
-        self.finish(reply.unwrap_or(Reply::Error(AtError::WrongType)));
+        match reply {
+            Some(r) => self.finish(r),
+            // A form the command does not register: ESP-AT answers a NULL
+            // handler with a bare ERROR, no ERR CODE even under AT+SYSLOG.
+            None => self.write(reply::ERROR),
+        }
+        if matches!(self.state, PortState::Data { remaining: 0, .. }) {
+            // A prompt for zero bytes (`AT+WSSEND=0,0`): `>` went out and
+            // the (empty) data is complete at once.
+            self.finish_data(now);
+        }
     }
 
     /// Writes a handler's final result and moves the port on.
     fn finish(&mut self, reply: Reply) {
         match reply {
-            Reply::Ok => self.out.extend_from_slice(reply::OK),
-            Reply::Error(e) => reply::write_error(&mut self.out, e, self.syslog),
+            Reply::Ok => self.write(reply::OK),
+            Reply::Error(e) => {
+                let mut msg = Vec::new();
+                reply::write_error(&mut msg, e, self.syslog);
+                self.write(&msg);
+            }
             Reply::Done | Reply::Pending => {}
             Reply::Prompt { len, sink } => {
                 self.out.extend_from_slice(reply::PROMPT);
@@ -655,6 +805,8 @@ impl Module {
             DataSink::Mfg(w) => commands::sysmfg::finish_write(self, w, buf, now),
             DataSink::WsSend(s) => commands::websocket::finish_send(self, s, buf, now),
             DataSink::WsHead => commands::websocket::finish_head(self, buf),
+            DataSink::MsgFilter(p) => commands::sysmsgfilter::finish_filter(self, p, buf),
+            DataSink::Flash(w) => commands::sysflash::finish_write(self, w, buf),
         };
         self.finish(reply);
     }
@@ -681,7 +833,8 @@ impl Module {
         if self.running(&Job::Join) {
             self.complete(Job::Join, Reply::Error(AtError::ExecFailed));
         }
-        let interval = self.current.station.as_ref().map_or(0, |s| s.reconn_interval);
+        let interval = self.current.reconn_interval;
+        self.station.attempts = 0;
         if had_link && interval > 0 {
             self.station.state = crate::wifi::station::StaState::Connecting;
             self.station.reconnect_at = Some(now + Duration::from_secs(u64::from(interval)));

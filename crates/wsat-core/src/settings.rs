@@ -71,6 +71,27 @@ pub struct StationConfig {
     pub pmf: u8,
 }
 
+/// The SoftAP's configuration (AT+CWSAP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct SoftApConfig {
+    /// SSID bytes.
+    pub ssid: Vec<u8>,
+    /// Password (empty with ecn 0).
+    pub password: Vec<u8>,
+    /// Channel.
+    pub channel: u8,
+    /// Encryption: 0 open, 2 WPA, 3 WPA2, 4 WPA/WPA2.
+    pub ecn: u8,
+    /// Most stations at once.
+    pub max_conn: u8,
+    /// 1: the SSID is not broadcast.
+    pub hidden: u8,
+}
+
+/// An IPv4 address, gateway and netmask.
+pub type Ipv4Config = [[u8; 4]; 3];
+
 /// Every persistent setting of the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize, Deserialize), serde(default))]
@@ -85,6 +106,29 @@ pub struct Settings {
     pub station: Option<StationConfig>,
     /// AT+CWAUTOCONN: join the saved AP at power-on.
     pub autoconn: bool,
+    /// AT+CWRECONNCFG / AT+CWJAP `reconn_interval`: seconds between
+    /// reconnection attempts (0: none).
+    pub reconn_interval: u16,
+    /// AT+CWRECONNCFG: attempts before giving up (0: for ever).
+    pub reconn_repeat: u16,
+    /// AT+CWBANDWIDTH: station and SoftAP 2.4 GHz width (1: 20 MHz, 2: 40 MHz).
+    pub bandwidth: [u8; 2],
+    /// AT+CWCONFIG: SoftAP and station inactive times (s), listen interval.
+    pub cwconfig: [u16; 3],
+    /// AT+CWDHCP: bit 0 station DHCP, bit 1 SoftAP DHCP server.
+    pub dhcp: u8,
+    /// AT+CWDHCPS: lease (minutes), first and last address; `None`: defaults.
+    pub dhcps: Option<(u16, [u8; 4], [u8; 4])>,
+    /// AT+CWSTAPROTO and AT+CWAPPROTO: protocol bits (b, g, n, LR).
+    pub proto: [u8; 2],
+    /// AT+CIPSTAMAC and AT+CIPAPMAC; `None`: the factory address.
+    pub macs: [Option<[u8; 6]>; 2],
+    /// AT+CIPSTA: a static station address; `None`: DHCP.
+    pub sta_ip: Option<Ipv4Config>,
+    /// AT+CIPAP: the SoftAP's address; `None`: 192.168.4.1/24.
+    pub ap_ip: Option<Ipv4Config>,
+    /// AT+CWSAP; `None`: the factory SoftAP (`ESP_xxxxxx`, open).
+    pub softap: Option<SoftApConfig>,
 }
 
 impl Default for Settings {
@@ -95,6 +139,17 @@ impl Default for Settings {
             wifi_mode: 1,
             station: None,
             autoconn: true,
+            reconn_interval: 0,
+            reconn_repeat: 0,
+            bandwidth: [2, 2],
+            cwconfig: [300, 6, 3],
+            dhcp: 3,
+            dhcps: None,
+            proto: [7, 7],
+            macs: [None, None],
+            sta_ip: None,
+            ap_ip: None,
+            softap: None,
         }
     }
 }

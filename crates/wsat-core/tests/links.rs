@@ -33,6 +33,8 @@ impl Rig {
             radio: Radio::Permissive,
             seed: 1,
             clock_source: Default::default(),
+            flash: None,
+            regex: None,
         };
         let now = Instant::from_millis(1000);
         let mut r = Rig {
@@ -70,7 +72,7 @@ impl Rig {
                     self.connects[link as usize] += 1;
                     self.m.handle_link_event(link, LinkEvent::Connected, self.now);
                 }
-                Action::LinkSend { link, data, seq } => {
+                Action::LinkSend { link, data, seq, .. } => {
                     if data.starts_with(b"GET ") {
                         self.answer_handshake(link, &data);
                     } else {

@@ -23,8 +23,12 @@ struct Rig {
 impl Rig {
     fn new() -> Rig {
         let now = Instant::from_millis(1_000);
-        let module = Module::new(config(None, MfgNvs::new()), now);
-        let mut rig = Rig { module, now, out: Vec::new(), flash_settings: None, flash_mfg: MfgNvs::new() };
+        // A fresh module's NVS holds its factory parameters, as the
+        // binary's does.
+        let mut mfg = MfgNvs::new();
+        mfg.add_factory_param();
+        let module = Module::new(config(None, mfg.clone()), now);
+        let mut rig = Rig { module, now, out: Vec::new(), flash_settings: None, flash_mfg: mfg };
         rig.drain();
         rig
     }
@@ -81,6 +85,24 @@ fn config(settings: Option<Settings>, mfg: MfgNvs) -> Config {
         radio: Radio::Permissive,
         seed: 7,
         clock_source: Default::default(),
+        flash: None,
+        regex: Some(wsat_core::module::RegexEngineRef(std::rc::Rc::new(Engine))),
+    }
+}
+
+/// The runtime's regex engine, as `crates/wsat` lends it.
+struct Engine;
+struct Compiled(regex::bytes::Regex);
+
+impl wsat_core::commands::sysmsgfilter::RegexEngine for Engine {
+    fn compile(&self, pattern: &str) -> Option<Box<dyn wsat_core::commands::sysmsgfilter::Pattern>> {
+        Some(Box::new(Compiled(regex::bytes::Regex::new(pattern).ok()?)))
+    }
+}
+
+impl wsat_core::commands::sysmsgfilter::Pattern for Compiled {
+    fn find(&self, hay: &[u8]) -> Option<(usize, usize)> {
+        self.0.find(hay).map(|m| (m.start(), m.end()))
     }
 }
 

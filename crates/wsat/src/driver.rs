@@ -170,6 +170,11 @@ fn carry_out(
                     tracing::error!(error = %format!("{e:#}"), "cannot save settings");
                 }
             }
+            Action::Persist(Store::Flash) => {
+                if let Err(e) = state.save_flash(module.flash()) {
+                    tracing::error!(error = %format!("{e:#}"), "cannot save the fs_storage partition");
+                }
+            }
             Action::Persist(Store::Mfg) => {
                 if let Err(e) = state.save_mfg(module.mfg()) {
                     tracing::error!(error = %format!("{e:#}"), "cannot save the manufacturing NVS");
@@ -187,7 +192,7 @@ fn carry_out(
                 tracing::info!(link, %host, port, tls = tls.is_some(), "opening link");
                 links.connect(link, host, port, tls, std::time::Duration::from_millis(timeout.millis()));
             }
-            Action::LinkSend { link, data, seq } => links.send(link, data, seq),
+            Action::LinkSend { link, data, seq, immediate } => links.send(link, data, seq, immediate),
             Action::LinkClose { link } => links.close(link),
             Action::Log(message) => tracing::info!("{message}"),
             Action::ReadHostClock => {

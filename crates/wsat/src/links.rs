@@ -42,7 +42,9 @@ pub struct Tagged {
 }
 
 enum Command {
-    Send(Vec<u8>, Option<u32>),
+    /// Bytes, the number to acknowledge them with, and whether the socket
+    /// must take them at once (or refuse them all).
+    Send(Vec<u8>, Option<u32>, bool),
 }
 
 struct Running {
@@ -95,9 +97,9 @@ impl Links {
     }
 
     /// Queues bytes for `link`'s socket.
-    pub fn send(&mut self, link: u8, data: Vec<u8>, seq: Option<u32>) {
+    pub fn send(&mut self, link: u8, data: Vec<u8>, seq: Option<u32>, immediate: bool) {
         if let Some(r) = &self.running[usize::from(link)] {
-            let _ = r.tx.send(Command::Send(data, seq));
+            let _ = r.tx.send(Command::Send(data, seq, immediate));
         }
     }
 
@@ -166,8 +168,31 @@ async fn run(
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(Command::Send(data, seq)) => {
-                    if let Err(e) = wr.write_all(&data).await {
+                Some(Command::Send(data, seq, immediate)) => {
+                    let mut from = 0;
+                    if immediate {
+                        // One poll, no waiting: a socket that takes none of
+                        // the bytes now refuses the send whole.
+                        let polled = std::future::poll_fn(|cx| {
+                            std::task::Poll::Ready(std::pin::Pin::new(&mut wr).poll_write(cx, &data))
+                        })
+                        .await;
+                        match polled {
+                            std::task::Poll::Ready(Ok(n)) if n > 0 || data.is_empty() => from = n,
+                            std::task::Poll::Ready(Err(e)) => {
+                                tracing::info!(link, error = %e, "write failed");
+                                tell(LinkNews::Event(LinkEvent::Failed)).await;
+                                return;
+                            }
+                            _ => {
+                                if let Some(seq) = seq {
+                                    tell(LinkNews::Event(LinkEvent::Refused(seq))).await;
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    if let Err(e) = wr.write_all(&data[from..]).await {
                         tracing::info!(link, error = %e, "write failed");
                         tell(LinkNews::Event(LinkEvent::Failed)).await;
                         return;

@@ -15,6 +15,7 @@ mod links;
 mod networks;
 mod pacing;
 mod pki;
+mod regex_engine;
 mod sntp;
 mod state;
 mod tls;
@@ -67,7 +68,7 @@ async fn run(cli: Cli) -> Result<()> {
         let n = pki::import(dir, &mut mfg)?;
         state.save_mfg(&mfg)?;
         tracing::info!(count = n, dir = %dir.display(), "imported PKI into the manufacturing NVS");
-    } else if !cli.no_factory_pki && !pki::has_wss_pki(&mfg) {
+    } else if !cli.no_factory_pki && !pki::has_pki(&mfg) {
         // A module leaves the factory with credentials; so does wsat.
         let dir = state.path().join("pki");
         let ca = pki::generate(&dir, &mut mfg).context("cannot generate the factory PKI")?;
@@ -80,6 +81,12 @@ async fn run(cli: Cli) -> Result<()> {
             dir.join("ca.key").display()
         );
     }
+    if mfg.keys("factory_param").is_none() {
+        // A module leaves the factory with its parameters.
+        mfg.add_factory_param();
+        state.save_mfg(&mfg)?;
+    }
+    let flash = state.load_flash()?;
     if let Some(baud) = cli.baud {
         settings.get_or_insert_with(Default::default).uart.baud = baud;
     }
@@ -124,6 +131,8 @@ async fn run(cli: Cli) -> Result<()> {
             cli::ClockArg::Host => wsat_core::commands::sntp::ClockSource::Host,
             cli::ClockArg::Sntp => wsat_core::commands::sntp::ClockSource::Sntp,
         },
+        flash,
+        regex: Some(wsat_core::module::RegexEngineRef(std::rc::Rc::new(regex_engine::Engine))),
     };
     let module = Module::new(config, Instant::ZERO);
     let opts = driver::Options {

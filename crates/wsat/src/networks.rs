@@ -11,6 +11,8 @@
 //! ip = "192.168.1.50"         # optional: the station's address there
 //! gateway = "192.168.1.1"     # optional
 //! netmask = "255.255.255.0"   # optional
+//! country = "US"              # optional: the country code it advertises
+//! width = 20                  # optional: channel width in MHz, 20 or 40
 //! ```
 
 use std::net::Ipv4Addr;
@@ -39,6 +41,8 @@ struct Ap {
     ip: Option<Ipv4Addr>,
     gateway: Option<Ipv4Addr>,
     netmask: Option<Ipv4Addr>,
+    country: Option<String>,
+    width: Option<u8>,
 }
 
 /// Reads a networks file into a strict radio.
@@ -81,6 +85,19 @@ pub fn parse(text: &str) -> Result<Radio> {
         if let Some(n) = ap.netmask {
             a.netmask = n.octets();
         }
+        if let Some(c) = &ap.country {
+            let [x, y] = <[u8; 2]>::try_from(c.as_bytes())
+                .ok()
+                .filter(|b| b.iter().all(u8::is_ascii_uppercase))
+                .with_context(|| format!("ssid {:?}: country {c:?} is not a two-letter code like \"US\"", ap.ssid))?;
+            a.country = [x, y];
+        }
+        if let Some(w) = ap.width {
+            if w != 20 && w != 40 {
+                bail!("ssid {:?}: width must be 20 or 40 (MHz)", ap.ssid);
+            }
+            a.width_mhz = w;
+        }
         aps.push(a);
     }
     Ok(Radio::Strict(aps))
@@ -93,19 +110,22 @@ mod tests {
     #[test]
     fn parses_and_validates() {
         let r = parse(
-            "[[ap]]\nssid = \"lab\"\npassword = \"password1\"\nbssid = \"aa:bb:cc:dd:ee:ff\"\nchannel = 3\nrssi = -70\nip = \"10.0.0.7\"\n\n[[ap]]\nssid = \"open\"\n",
+            "[[ap]]\nssid = \"lab\"\npassword = \"password1\"\nbssid = \"aa:bb:cc:dd:ee:ff\"\nchannel = 3\nrssi = -70\nip = \"10.0.0.7\"\ncountry = \"US\"\nwidth = 20\n\n[[ap]]\nssid = \"open\"\n",
         )
         .unwrap();
         let Radio::Strict(aps) = r else { panic!("strict radio expected") };
         assert_eq!(aps.len(), 2);
         assert_eq!(aps[0].bssid, [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
         assert_eq!((aps[0].channel, aps[0].rssi, aps[0].ip), (3, -70, [10, 0, 0, 7]));
+        assert_eq!((aps[0].country, aps[0].width_mhz), (*b"US", 20));
         assert!(aps[1].password.is_empty());
         for bad in [
             "[[ap]]\nssid = \"\"\n",
             "[[ap]]\nssid = \"x\"\npassword = \"short\"\n",
             "[[ap]]\nssid = \"x\"\nbssid = \"nope\"\n",
             "[[ap]]\nssid = \"x\"\nchannel = 15\n",
+            "[[ap]]\nssid = \"x\"\ncountry = \"usa\"\n",
+            "[[ap]]\nssid = \"x\"\nwidth = 80\n",
             "[[ap]]\nssid = \"x\"\ncolour = \"red\"\n",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

@@ -1,67 +1,149 @@
-//! Import of an ESP-AT `customized_partitions/raw_data` style PKI directory
-//! into the manufacturing NVS, where the WebSocket client looks for its
-//! credentials:
+//! Import of an ESP-AT `customized_partitions/raw_data` style directory
+//! into the manufacturing NVS, the way ESP-AT's `mfg_nvs.py` builds the
+//! factory partition:
 //!
-//! | file                          | namespace  | key          |
-//! |-------------------------------|------------|--------------|
-//! | `wss_ca/wss_ca_NN.crt`        | `wss_ca`   | `wss_ca.N`   |
-//! | `wss_cert/wss_client_NN.crt`  | `wss_cert` | `wss_cert.N` |
-//! | `wss_key/wss_client_NN.key`   | `wss_key`  | `wss_key.N`  |
+//! - every sub-directory holding `.crt`/`.key`/`.pem` files is a namespace
+//!   named after it; with one file its key is the namespace's name
+//!   (`server_key/server.key` -> `server_key`), with several the sorted
+//!   files get `<namespace>.0`, `.1`, ... (`wss_ca/wss_ca_01.crt` ->
+//!   `wss_ca.1`); values are binary (type 8);
+//! - `factory_param/factory_param_data.csv` with `factory_param_type.csv`
+//!   gives the `factory_param` namespace, from the ESP32-C3 MINI-1 row.
 //!
-//! Values are stored as binary (type 8), as ESP-AT's mfg_nvs tool stores
-//! files.
+//! Without a directory, [`generate`] makes a factory PKI of the same shape.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-use wsat_core::mfg::{MfgNvs, MfgValue, MAX_BLOB};
+use wsat_core::mfg::{MfgNvs, MfgValue, MAX_BLOB, MAX_NAME};
 
-const LAYOUT: [(&str, &str, &str, &str); 3] = [
-    ("wss_ca", "wss_ca_", ".crt", "wss_ca"),
-    ("wss_cert", "wss_client_", ".crt", "wss_cert"),
-    ("wss_key", "wss_client_", ".key", "wss_key"),
-];
+/// The platform and module whose factory parameters wsat takes.
+const PLATFORM: (&str, &str) = ("PLATFORM_ESP32C3", "MINI-1");
 
-/// Copies every credential found under `dir` into `mfg`; returns how many.
+/// Copies every namespace found under `dir` into `mfg`; returns how many
+/// keys it wrote.
 pub fn import(dir: &Path, mfg: &mut MfgNvs) -> Result<usize> {
     if !dir.is_dir() {
         bail!("PKI directory {} does not exist", dir.display());
     }
     let mut count = 0;
-    for (sub, prefix, suffix, ns) in LAYOUT {
-        let sub_dir = dir.join(sub);
-        if !sub_dir.is_dir() {
+    let mut subdirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    subdirs.sort();
+    for sub in subdirs {
+        let Some(ns) = sub.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+        if ns == "factory_param" {
+            count += import_factory_param(&sub, mfg)?;
             continue;
         }
-        for n in 0..100 {
-            let path = sub_dir.join(format!("{prefix}{n:02}{suffix}"));
-            if !path.exists() {
-                continue;
-            }
-            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&sub)
+            .with_context(|| format!("cannot list {}", sub.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "crt" || x == "key" || x == "pem"))
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        if ns.len() > MAX_NAME {
+            bail!("{}: namespace names are at most {MAX_NAME} bytes", sub.display());
+        }
+        files.sort();
+        let single = files.len() == 1;
+        for (i, path) in files.iter().enumerate() {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             if bytes.len() > MAX_BLOB {
                 bail!("{} is larger than {MAX_BLOB} bytes", path.display());
             }
-            mfg.set(ns, &format!("{ns}.{n}"), MfgValue::Bin(bytes));
+            let key = if single { ns.clone() } else { format!("{ns}.{i}") };
+            mfg.set(&ns, &key, MfgValue::Bin(bytes));
             count += 1;
         }
     }
     if count == 0 {
-        bail!("no credentials found in {} (expected wss_ca/, wss_cert/, wss_key/)", dir.display());
+        bail!("nothing to import in {} (expected directories like wss_ca/, client_cert/, factory_param/)", dir.display());
     }
     Ok(count)
 }
 
-/// True if the NVS holds any WebSocket credential.
-pub fn has_wss_pki(mfg: &MfgNvs) -> bool {
-    LAYOUT.iter().any(|(_, _, _, ns)| mfg.keys(ns).is_some())
+/// Reads `factory_param_data.csv` and `factory_param_type.csv` into the
+/// `factory_param` namespace.
+fn import_factory_param(dir: &Path, mfg: &mut MfgNvs) -> Result<usize> {
+    let read = |name: &str| -> Result<String> {
+        let p = dir.join(name);
+        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
+    };
+    let data = read("factory_param_data.csv")?;
+    let types = read("factory_param_type.csv")?;
+    let rows: Vec<Vec<String>> = data.lines().filter(|l| !l.trim().is_empty()).map(split_csv).collect();
+    let Some(header) = rows.first() else { bail!("{}: empty factory_param_data.csv", dir.display()) };
+    let row = rows
+        .iter()
+        .skip(1)
+        .find(|r| r.len() > 1 && r[0] == PLATFORM.0 && r[1] == PLATFORM.1)
+        .with_context(|| format!("{}: no row for {} {}", dir.display(), PLATFORM.0, PLATFORM.1))?;
+    let mut count = 0;
+    for line in types.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let t = split_csv(line);
+        let [key, _, ty] = t.as_slice() else { continue };
+        let Some(pos) = header.iter().position(|h| h == key) else { continue };
+        let Some(value) = row.get(pos) else { continue };
+        let v = match ty.as_str() {
+            "string" => MfgValue::Str(value.clone().into_bytes()),
+            other => {
+                let n: i64 = value.parse().with_context(|| format!("factory_param {key}: {value:?} is not a number"))?;
+                let code = match other {
+                    "u8" => 1,
+                    "i8" => 2,
+                    "u16" => 3,
+                    "i16" => 4,
+                    "u32" => 5,
+                    "i32" => 6,
+                    _ => bail!("factory_param {key}: unknown type {other}"),
+                };
+                MfgValue::integer(code, n).with_context(|| format!("factory_param {key}: {n} does not fit {other}"))?
+            }
+        };
+        mfg.set("factory_param", key, v);
+        count += 1;
+    }
+    Ok(count)
 }
 
-/// Makes a factory PKI like a module's: a CA, and a client certificate and
-/// key per set (0 and 1) signed by it. Written in the `raw_data` layout
-/// under `dir` (plus `ca.key`, so the user can sign a server certificate
-/// the module will trust) and into the NVS. Returns the CA's path.
+/// Splits one CSV line (quoted fields may hold commas).
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().expect("never empty").push(c),
+        }
+    }
+    out
+}
+
+/// Certificate namespaces a factory partition has.
+const CERT_NAMESPACES: [&str; 12] = [
+    "client_ca", "client_cert", "client_key", "server_ca", "server_cert", "server_key", "https_ca", "https_cert", "https_key",
+    "wss_ca", "wss_cert", "wss_key",
+];
+
+/// True if the NVS holds any certificate namespace.
+pub fn has_pki(mfg: &MfgNvs) -> bool {
+    CERT_NAMESPACES.iter().chain(["mqtt_ca", "mqtt_cert", "mqtt_key"].iter()).any(|ns| mfg.keys(ns).is_some())
+}
+
+/// Makes a factory PKI like a module's, in the `raw_data` layout under
+/// `dir` (plus `ca.key`, so the user can sign a server certificate the
+/// module will trust), and imports it. One CA signs everything: client
+/// certificates for sets 0 and 1 of `client_*`, `https_*` and `wss_*`, one
+/// for `mqtt_*`, and a server certificate for `localhost`/127.0.0.1
+/// (`server_*`, for AT+CIPSERVER with SSL). Returns the CA's path.
 pub fn generate(dir: &Path, mfg: &mut MfgNvs) -> Result<PathBuf> {
     let ca_key = KeyPair::generate().context("CA key")?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
@@ -71,16 +153,29 @@ pub fn generate(dir: &Path, mfg: &mut MfgNvs) -> Result<PathBuf> {
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_cert = ca.self_signed(&ca_key).context("CA certificate")?;
     let mut files: Vec<(String, String)> = vec![("ca.key".into(), ca_key.serialize_pem())];
-    for n in 0..2u8 {
-        let key = KeyPair::generate().context("client key")?;
-        let mut p = CertificateParams::new(vec![format!("wsat-client-{n}")]).context("client parameters")?;
+    let leaf = |names: Vec<String>, cn: String| -> Result<(String, String)> {
+        let key = KeyPair::generate().context("key")?;
+        let mut p = CertificateParams::new(names).context("certificate parameters")?;
         p.distinguished_name.push(DnType::OrganizationName, "wsat");
-        p.distinguished_name.push(DnType::CommonName, format!("wsat client {n}"));
-        let cert = p.signed_by(&key, &ca_cert, &ca_key).context("client certificate")?;
-        files.push((format!("wss_ca/wss_ca_{n:02}.crt"), ca_cert.pem()));
-        files.push((format!("wss_cert/wss_client_{n:02}.crt"), cert.pem()));
-        files.push((format!("wss_key/wss_client_{n:02}.key"), key.serialize_pem()));
+        p.distinguished_name.push(DnType::CommonName, cn);
+        let cert = p.signed_by(&key, &ca_cert, &ca_key).context("certificate")?;
+        Ok((cert.pem(), key.serialize_pem()))
+    };
+    // (namespace prefix, certificate file stem, key file stem)
+    for (ns, cert_stem, key_stem) in [("client", "client_cert", "client_key"), ("https", "https_client", "https_client"), ("wss", "wss_client", "wss_client")] {
+        for n in 0..2u8 {
+            let (cert, key) = leaf(vec![format!("wsat-{ns}-{n}")], format!("wsat {ns} client {n}"))?;
+            files.push((format!("{ns}_ca/{ns}_ca_{n:02}.crt"), ca_cert.pem()));
+            let cert_dir = if ns == "client" { "client_cert".to_string() } else { format!("{ns}_cert") };
+            let key_dir = if ns == "client" { "client_key".to_string() } else { format!("{ns}_key") };
+            files.push((format!("{cert_dir}/{cert_stem}_{n:02}.crt"), cert));
+            files.push((format!("{key_dir}/{key_stem}_{n:02}.key"), key));
+        }
     }
+    let (cert, key) = leaf(vec!["wsat-mqtt".into()], "wsat mqtt client".into())?;
+    files.extend([("mqtt_ca/mqtt_ca.crt".into(), ca_cert.pem()), ("mqtt_cert/mqtt_client.crt".into(), cert), ("mqtt_key/mqtt_client.key".into(), key)]);
+    let (cert, key) = leaf(vec!["localhost".into(), "127.0.0.1".into()], "wsat module server".into())?;
+    files.extend([("server_ca/server_ca.crt".into(), ca_cert.pem()), ("server_cert/server_cert.crt".into(), cert), ("server_key/server.key".into(), key)]);
     for (name, text) in &files {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
@@ -105,10 +200,17 @@ mod tests {
             return;
         }
         let mut mfg = MfgNvs::new();
-        assert_eq!(import(&dir, &mut mfg).unwrap(), 6);
+        // 2 x (client ca/cert/key, https ca/cert/key, wss ca/cert/key)
+        // + mqtt and server triples + 13 factory parameters.
+        assert_eq!(import(&dir, &mut mfg).unwrap(), 18 + 6 + 13);
         let ca = mfg.get("wss_ca", "wss_ca.1").and_then(MfgValue::as_bytes).unwrap();
         assert!(ca.starts_with(b"-----BEGIN CERTIFICATE-----"));
         assert!(mfg.get("wss_key", "wss_key.0").is_some());
+        assert!(mfg.get("server_key", "server_key").is_some());
+        assert!(mfg.get("client_cert", "client_cert.1").is_some());
+        assert_eq!(mfg.get("factory_param", "module_name"), Some(&MfgValue::Str(b"MINI-1".to_vec())));
+        assert_eq!(mfg.get("factory_param", "uart_baudrate"), Some(&MfgValue::I32(115_200)));
+        assert_eq!(mfg.get("factory_param", "sys_store"), Some(&MfgValue::U8(1)));
         assert!(import(Path::new("/nonexistent"), &mut mfg).is_err());
     }
 
@@ -116,9 +218,12 @@ mod tests {
     fn generated_pki_chains_and_loads() {
         let tmp = tempfile::tempdir().unwrap();
         let mut mfg = MfgNvs::new();
-        assert!(!has_wss_pki(&mfg));
+        assert!(!has_pki(&mfg));
         let ca_path = generate(tmp.path(), &mut mfg).unwrap();
-        assert!(has_wss_pki(&mfg));
+        assert!(has_pki(&mfg));
+        for ns in CERT_NAMESPACES {
+            assert!(mfg.keys(ns).is_some(), "{ns}");
+        }
         assert!(ca_path.exists() && tmp.path().join("ca.key").exists());
         let bytes = |ns: &str, k: &str| mfg.get(ns, k).and_then(MfgValue::as_bytes).unwrap().to_vec();
         for n in 0..2 {

@@ -19,6 +19,7 @@ use wsat_core::settings::Settings;
 
 const SETTINGS: &str = "settings.json";
 const MFG: &str = "mfg_nvs.json";
+const FLASH: &str = "fs_storage.bin";
 
 /// An open state directory.
 #[derive(Debug, Clone)]
@@ -68,6 +69,21 @@ impl StateDir {
     /// Saves the manufacturing NVS.
     pub fn save_mfg(&self, m: &MfgNvs) -> Result<()> {
         self.save(MFG, m)
+    }
+
+    /// The `fs_storage` user partition (AT+SYSFLASH), if ever written.
+    pub fn load_flash(&self) -> Result<Option<Vec<u8>>> {
+        let path = self.dir.join(FLASH);
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+
+    /// Saves the `fs_storage` partition.
+    pub fn save_flash(&self, bytes: &[u8]) -> Result<()> {
+        write_atomic(&self.dir.join(FLASH), bytes)
     }
 
     fn load<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>> {

@@ -133,7 +133,7 @@ fn serial_device_transport() {
     h.expect(b"AT+UART_CUR?\r\n+UART_CUR:921600,8,1,0,0\r\n\r\nOK\r\n", "--baud sets the line rate");
     h.send(b"AT+GMR\r\n");
     let gmr = h.until(b"\r\nOK\r\n");
-    assert!(String::from_utf8_lossy(&gmr).contains("Bin version:wsat"), "{}", common::escape(&gmr));
+    assert!(String::from_utf8_lossy(&gmr).contains("Bin version:5.0.0.0-wsat-"), "{}", common::escape(&gmr));
     w.stop();
 }
 

@@ -51,15 +51,33 @@ pub const ATE1: Command = Command {
 /// `AT+RST`: restart the module.
 pub const RST: Command = Command {
     name: "+RST",
-    summary: "Restart the module (prints OK, then ready)",
+    summary: "Restart the module (prints OK, then ready); set: mode 0 normal, 1 download mode",
     test: None,
     query: None,
-    set: None,
+    set: Some(Set {
+        params: &[Param::int("mode", 0, 1)],
+        run: |m, a, now| {
+            m.write(crate::at::reply::OK);
+            if a.int(0) == Some(1) {
+                m.enter_download_mode(now);
+                Reply::Done
+            } else {
+                m.reboot(now)
+            }
+        },
+    }),
     exec: Some(|m, _, now| {
         m.write(crate::at::reply::OK);
         m.reboot(now)
     }),
 };
+
+/// The ESP-AT release whose command set and documentation wsat follows;
+/// drivers gate features on it (AT version 2.x and later).
+pub const ESP_AT_VERSION: &str = "5.0.0.0";
+/// The ESP-IDF release that ESP-AT builds the ESP32-C3 firmware with
+/// (`module_config/module_esp32c3_default/IDF_VERSION`).
+pub const SDK_VERSION: &str = "v5.4.4";
 
 /// `AT+GMR`: version information.
 pub const GMR: Command = Command {
@@ -69,11 +87,19 @@ pub const GMR: Command = Command {
     query: None,
     set: None,
     exec: Some(|m, _, _| {
-        let v = &m.version;
+        // ESP-AT's four lines; wsat's own name and version go where the
+        // real firmware puts its commit and build names.
+        let module = m
+            .mfg
+            .get("factory_param", "module_name")
+            .and_then(|v| v.as_bytes())
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or("MINI-1");
         let text = format!(
-            "AT version:{v}(wsat - virtual ESP32-C3)\r\nSDK version:wsat-core {v}\r\ncompile time(wsat):{b}\r\nBin version:wsat {v}(VIRTUAL)\r\n",
-            v = v.version,
-            b = v.build
+            "AT version:{at}(wsat-{v} - ESP32C3 - {b})\r\nSDK version:{SDK_VERSION}\r\ncompile time(wsat-{v}):{b}\r\nBin version:{at}-wsat-{v}({module})\r\n",
+            at = ESP_AT_VERSION,
+            v = m.version.version,
+            b = m.version.build
         );
         m.write(text.as_bytes());
         Reply::Ok

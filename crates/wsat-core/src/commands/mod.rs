@@ -5,15 +5,21 @@
 //! prints them.
 
 pub mod basic;
+pub mod softap;
 pub mod sntp;
+pub mod sysflash;
 pub mod sysmfg;
+pub mod sysmsgfilter;
+pub mod system;
 pub mod websocket;
 pub mod wifi;
+pub mod wifi_config;
 
 use crate::at::table::Command;
 
 /// Every supported command, in AT+CMD? order.
 pub static COMMANDS: &[Command] = &[
+    // Basic, in the order ESP-AT's ESP32-C3 core registers them.
     basic::AT,
     basic::ATE0,
     basic::ATE1,
@@ -21,27 +27,58 @@ pub static COMMANDS: &[Command] = &[
     basic::GMR,
     basic::CMD,
     basic::SYSTIMESTAMP,
+    system::GSLP,
+    system::SLEEP,
+    system::SLEEPWKCFG,
     basic::RESTORE,
+    system::SYSRAM,
+    sysflash::SYSFLASH,
+    sysmfg::SYSMFG,
+    sysmsgfilter::SYSMSGFILTER,
+    sysmsgfilter::SYSMSGFILTERCFG,
+    system::RFPOWER,
     basic::SYSMSG,
     basic::SYSLOG,
     basic::SYSSTORE,
-    sysmfg::SYSMFG,
+    system::SYSREG,
+    system::SYSTEMP,
+    // Wi-Fi.
+    wifi_config::CWINIT,
     wifi::CWMODE,
+    wifi_config::CWBANDWIDTH,
     wifi::CWSTATE,
+    wifi_config::CWCONFIG,
     wifi::CWJAP,
-    wifi::CWQAP,
+    wifi_config::CWRECONNCFG,
     wifi::CWLAP,
+    wifi_config::CWLAPOPT,
+    wifi::CWQAP,
+    softap::CWSAP,
+    softap::CWLIF,
+    softap::CWQIF,
+    wifi_config::CWDHCP,
+    softap::CWDHCPS,
+    wifi_config::CWSTAPROTO,
+    softap::CWAPPROTO,
     wifi::CWAUTOCONN,
+    wifi_config::CWHOSTNAME,
+    wifi_config::CWCOUNTRY,
+    // TCP/IP: addresses and SNTP.
+    wifi_config::CIPSTAMAC,
+    softap::CIPAPMAC,
     wifi::CIPSTA,
+    softap::CIPAP,
     sntp::CIPSNTPCFG,
-    sntp::CIPSNTPTIME,
     sntp::CIPSNTPINTV,
+    sntp::CIPSNTPTIME,
+    // WebSocket.
     websocket::WSCFG,
-    websocket::WSHEAD,
     websocket::WSOPEN,
+    websocket::WSHEAD,
     websocket::WSSEND,
     websocket::WSDATAFMT,
     websocket::WSCLOSE,
+    // The UART commands live in ESP-AT's open at_uart_cmd.c.
     basic::UART_CUR,
     basic::UART_DEF,
 ];

@@ -84,7 +84,7 @@ pub const CIPSNTPCFG: Command = Command {
     query: Some(|m, _, _| {
         let s = &m.sntp;
         let mut line = format!("+CIPSNTPCFG:{},{}", u8::from(!s.servers.is_empty()), s.tz_raw);
-        for name in &s.servers {
+        for name in s.servers.iter().filter(|n| !n.is_empty()) {
             line.push_str(&format!(",\"{name}\""));
         }
         line.push_str("\r\n");
@@ -100,9 +100,6 @@ pub const CIPSNTPCFG: Command = Command {
             Param::str("SNTP server3", 1, 32).opt(),
         ],
         run: |m, a, now| {
-            if a.len() >= 2 && a.int(1).is_none() {
-                return Reply::Error(AtError::ParamInvalid(1));
-            }
             let tz = match a.int(1) {
                 Some(v) => match tz_minutes(v) {
                     Some(min) => Some((v, min)),
@@ -110,6 +107,8 @@ pub const CIPSNTPCFG: Command = Command {
                 },
                 None => None,
             };
+            // An omitted server keeps its slot empty (`=1,8,"a",,"c"`):
+            // the query lists only the servers given, the sync skips it.
             let mut names = Vec::new();
             for i in 2..a.len() {
                 match a.str(i) {
@@ -117,8 +116,11 @@ pub const CIPSNTPCFG: Command = Command {
                         Ok(s) => names.push(String::from(s)),
                         Err(_) => return Reply::Error(AtError::ParamInvalid(i as u16)),
                     },
-                    None => return Reply::Error(AtError::ParamInvalid(i as u16)),
+                    None => names.push(String::new()),
                 }
+            }
+            while names.last().is_some_and(String::is_empty) {
+                names.pop();
             }
             let enable = a.int(0) == Some(1);
             if !enable && !names.is_empty() {
@@ -230,6 +232,11 @@ impl Module {
         self.sntp.pending = Some((nonce, server, now + QUERY_TIMEOUT));
         let packet = sntp::request(nonce).to_vec();
         let name = self.sntp.servers[server].clone();
+        if name.is_empty() {
+            // A slot left empty by AT+CIPSNTPCFG: on to the next server.
+            self.sntp.pending = Some((nonce, server, now));
+            return;
+        }
         self.act(Action::SntpSend { server: name, packet });
     }
 

@@ -17,6 +17,8 @@ use crate::ws::uri::WsUri;
 
 /// Largest AT+WSSEND payload.
 pub const MAX_SEND: usize = 16384;
+/// AT+WSSEND's default timeout.
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_millis(10_000);
 /// Largest AT+WSHEAD header.
 pub const MAX_HEADER: usize = 1024;
 
@@ -51,18 +53,10 @@ pub const WSCFG: Command = Command {
             Param::int("ca_number", 0, 255).opt(),
         ],
         run: |m, a, _| {
+            // Every field after the third may be omitted, or given where it
+            // is not needed (pki/ca numbers with auth_mode 0, as drivers that
+            // always send seven fields do): omitted ones take their defaults.
             let auth = a.int(4).unwrap_or(0) as u8;
-            // ESP-AT takes 3, 4, 5 (auth_mode 0) or 7 (auth_mode 1-3) fields,
-            // none of them empty.
-            let fields_ok = match a.len() {
-                3 | 4 => true,
-                5 => auth == 0,
-                7 => auth != 0,
-                _ => false,
-            };
-            if !fields_ok || (3..a.len()).any(|i| a.int(i).is_none()) {
-                return Reply::Error(AtError::ParamCount(a.len() as u16));
-            }
             let pki = a.int(5).unwrap_or(0) as u8;
             let ca = a.int(6).unwrap_or(0) as u8;
             if auth & 1 != 0 {
@@ -178,9 +172,6 @@ pub const WSOPEN: Command = Command {
             if m.links[id].session.is_some() || !m.station.has_ip() || m.current.wifi_mode & 1 == 0 {
                 return Reply::Error(AtError::ExecFailed);
             }
-            if a.len() >= 4 && a.int(3).is_none() {
-                return Reply::Error(AtError::ParamInvalid(3));
-            }
             let uri_text = a.str(1).unwrap_or_default().to_vec();
             let Ok(uri) = WsUri::parse(&uri_text) else {
                 return Reply::Error(AtError::ParamInvalid(1));
@@ -218,10 +209,7 @@ pub const WSSEND: Command = Command {
             Param::int("timeout_ms", 0, 60_000).opt(),
             Param::int("fin", 0, 1).opt(),
         ],
-        run: |m, a, now| {
-            if (2..a.len()).any(|i| a.int(i).is_none()) {
-                return Reply::Error(AtError::ParamCount(a.len() as u16));
-            }
+        run: |m, a, _| {
             let id = link_of(a.int(0));
             if m.links[id].session.is_none() {
                 return Reply::Error(AtError::ExecFailed);
@@ -230,12 +218,11 @@ pub const WSSEND: Command = Command {
                 link: id,
                 opcode: a.int(2).unwrap_or(1) as u8,
                 fin: a.int(4).unwrap_or(1) == 1,
-                timeout: Duration::from_millis(a.int(3).unwrap_or(10_000) as u64),
+                timeout: a.int(3).map_or(DEFAULT_SEND_TIMEOUT, |ms| Duration::from_millis(ms as u64)),
             };
-            match a.int(1).unwrap_or(0) as usize {
-                0 => finish_send(m, send, Vec::new(), now),
-                len => Reply::Prompt { len, sink: DataSink::WsSend(send) },
-            }
+            // Zero bytes still get `>` (a driver waits for it), then the
+            // empty frame goes out and SEND OK follows.
+            Reply::Prompt { len: a.int(1).unwrap_or(0) as usize, sink: DataSink::WsSend(send) }
         },
     }),
     exec: None,
@@ -270,8 +257,14 @@ pub(crate) fn finish_send(m: &mut Module, s: PendingSend, data: Vec<u8>, now: In
     if s.opcode == frame::OP_CLOSE {
         m.ws_close_sent_by_host(s.link, now);
     }
-    let seq = m.ws_send_tracked(s.link, frames);
-    m.busy_with_deadline(Job::WsSend { link: s.link, seq }, now + Duration::from_millis(s.timeout.millis().max(1)))
+    // A timeout of 0 waits for nothing, as esp_websocket_client's 0-tick
+    // send: the socket takes the frames at once (SEND OK) or refuses them
+    // all (ERROR, nothing sent). The default timeout still bounds a socket
+    // that took part of them and then blocked.
+    let immediate = s.timeout.millis() == 0;
+    let timeout = if immediate { DEFAULT_SEND_TIMEOUT } else { s.timeout };
+    let seq = m.ws_send_tracked(s.link, frames, immediate);
+    m.busy_with_deadline(Job::WsSend { link: s.link, seq }, now + timeout)
 }
 
 /// The runtime wrote send `seq` of `link` to its socket.
@@ -281,6 +274,11 @@ impl Module {
             self.write(reply::SEND_OK);
             self.complete(Job::WsSend { link, seq }, Reply::Done);
         }
+    }
+
+    /// The runtime refused `immediate` send `seq` of `link`: nothing went out.
+    pub(crate) fn ws_refused(&mut self, link: usize, seq: u32) {
+        self.complete(Job::WsSend { link, seq }, Reply::Error(AtError::ExecFailed));
     }
 }
 
@@ -294,12 +292,14 @@ pub const WSDATAFMT: Command = Command {
         params: &[
             Param::int("link_id", 0, 2),
             Param::int("meta_data_level", 0, 2).opt(),
-            Param::int("meta_data_mask", 1, 63).opt(),
+            // A bit field without a documented range: 0 prints no optional
+            // field; bits above the six defined are ignored.
+            Param::int("meta_data_mask", 0, 0xFFFF_FFFF).opt(),
         ],
         run: |m, a, _| {
             let id = link_of(a.int(0));
             m.links[id].level = a.int(1).unwrap_or(0) as u8;
-            m.links[id].mask = a.int(2).unwrap_or(48) as u8;
+            m.links[id].mask = (a.int(2).unwrap_or(48) & 0x3F) as u8;
             Reply::Ok
         },
     }),

@@ -18,7 +18,7 @@ use crate::wifi::radio::JoinError;
 use crate::wifi::station::{self, mac_string, Join, JoinOrigin, StaState};
 
 fn has_station(m: &Module) -> bool {
-    m.current.wifi_mode & 1 == 1
+    m.wifi_on() && m.current.wifi_mode & 1 == 1
 }
 
 /// `AT+CWMODE`: Wi-Fi mode.
@@ -42,11 +42,7 @@ pub const CWMODE: Command = Command {
             m.save(|s| s.wifi_mode = mode);
             if mode & 1 == 0 {
                 // The station interface goes away with its link.
-                if m.station.disconnect() {
-                    m.urc(b"WIFI DISCONNECT");
-                    m.ws_network_down(now);
-                }
-                m.station = station::Station::default();
+                m.drop_station(now);
             } else if old & 1 == 0 && a.int(1).unwrap_or(1) == 1 {
                 if let Some(config) = m.current.station.clone() {
                     start_join(m, config, JoinOrigin::Background, now);
@@ -79,7 +75,7 @@ pub const CWJAP: Command = Command {
             ap.channel,
             ap.rssi,
             u8::from(cfg.pci_en != 0),
-            cfg.reconn_interval,
+            m.current.reconn_interval,
             listen,
             cfg.scan_mode,
             cfg.pmf
@@ -142,9 +138,8 @@ pub const CWJAP: Command = Command {
         if !has_station(m) {
             return Reply::Error(AtError::ExecFailed);
         }
-        if m.station.has_ip() {
-            return Reply::Ok;
-        }
+        // Connected or not, the saved AP is joined again, as the set form
+        // does: `WIFI CONNECTED`, `WIFI GOT IP`, `OK`.
         let Some(config) = m.current.station.clone() else {
             return Reply::Error(AtError::ExecFailed);
         };
@@ -173,26 +168,62 @@ pub const CWQAP: Command = Command {
     }),
 };
 
-fn write_cwlap(m: &mut Module, filter_ssid: Option<&[u8]>, filter_mac: Option<[u8; 6]>, filter_ch: Option<i64>) {
+fn write_cwlap(m: &mut Module, filter_ssid: Option<&[u8]>, filter_mac: Option<[u8; 6]>, channels: u16) {
+    let opt = m.lapopt;
     let mut aps = m.radio.scan();
-    aps.sort_by_key(|ap| core::cmp::Reverse(ap.rssi));
+    if opt.sort_by_rssi {
+        aps.sort_by_key(|ap| core::cmp::Reverse(ap.rssi));
+    } else {
+        aps.sort_by_key(|ap| ap.channel);
+    }
     for ap in aps {
         if filter_ssid.is_some_and(|s| s != ap.ssid)
             || filter_mac.is_some_and(|mac| mac != ap.bssid)
-            || filter_ch.is_some_and(|c| c != i64::from(ap.channel))
+            || channels & (1 << ap.channel) == 0
+            || ap.rssi < opt.rssi_min
+            || opt.auth_mask & (1 << ap.ecn()) == 0
         {
             continue;
         }
         let (pairwise, group) = if ap.ecn() == 0 { (0, 0) } else { (4, 4) };
-        let mut line = Vec::new();
-        line.extend_from_slice(format!("+CWLAP:({},\"", ap.ecn()).as_bytes());
-        line.extend_from_slice(&ap.ssid);
-        line.extend_from_slice(format!("\",{},\"", ap.rssi).as_bytes());
-        line.extend_from_slice(&mac_string(&ap.bssid));
-        line.extend_from_slice(format!("\",{},-1,-1,{pairwise},{group},7,0)\r\n", ap.channel).as_bytes());
+        // The eleven fields, each printed if AT+CWLAPOPT's mask says so.
+        let q = |b: &[u8]| {
+            let mut v = b"\"".to_vec();
+            v.extend_from_slice(b);
+            v.push(b'"');
+            v
+        };
+        let fields: [Vec<u8>; 11] = [
+            format!("{}", ap.ecn()).into_bytes(),
+            q(&ap.ssid),
+            format!("{}", ap.rssi).into_bytes(),
+            q(&mac_string(&ap.bssid)),
+            format!("{}", ap.channel).into_bytes(),
+            b"-1".to_vec(),
+            b"-1".to_vec(),
+            format!("{pairwise}").into_bytes(),
+            format!("{group}").into_bytes(),
+            b"7".to_vec(),
+            b"0".to_vec(),
+        ];
+        let mut line = b"+CWLAP:(".to_vec();
+        let mut first = true;
+        for (i, f) in fields.iter().enumerate() {
+            if opt.print_mask & (1 << i) != 0 {
+                if !first {
+                    line.push(b',');
+                }
+                line.extend_from_slice(f);
+                first = false;
+            }
+        }
+        line.extend_from_slice(b")\r\n");
         m.write(&line);
     }
 }
+
+/// Channels 1-14 as a channel bitmap.
+const ALL_CHANNELS: u16 = 0x7FFE;
 
 /// `AT+CWLAP`: scan for APs.
 pub const CWLAP: Command = Command {
@@ -204,10 +235,13 @@ pub const CWLAP: Command = Command {
         params: &[
             Param::str("ssid", 0, 32).opt(),
             Param::str("mac", 17, 17).opt(),
-            Param::int("channel", 1, 14).opt(),
+            // 0 is "any channel", as when omitted.
+            Param::int("channel", 0, 14).opt(),
             Param::int("scan_type", 0, 1).opt(),
             Param::int("scan_time_min", 0, 1500).opt(),
             Param::int("scan_time_max", 0, 1500).opt(),
+            // Bit n scans channel n (used when no channel is given).
+            Param::int("2ghz_channel_bitmap", 0, 0x7FFE).opt(),
         ],
         run: |m, a, _| {
             if !has_station(m) {
@@ -221,7 +255,12 @@ pub const CWLAP: Command = Command {
                 None => None,
             };
             let ssid = a.str(0).filter(|s| !s.is_empty()).map(<[u8]>::to_vec);
-            write_cwlap(m, ssid.as_deref(), mac, a.int(2));
+            let channels = match (a.int(2), a.int(6)) {
+                (Some(ch), _) if ch > 0 => 1u16 << ch,
+                (_, Some(map)) if map > 0 => map as u16,
+                _ => ALL_CHANNELS,
+            };
+            write_cwlap(m, ssid.as_deref(), mac, channels);
             Reply::Ok
         },
     }),
@@ -229,7 +268,7 @@ pub const CWLAP: Command = Command {
         if !has_station(m) {
             return Reply::Error(AtError::ExecFailed);
         }
-        write_cwlap(m, None, None, None);
+        write_cwlap(m, None, None, ALL_CHANNELS);
         Reply::Ok
     }),
 };
@@ -258,16 +297,41 @@ pub const CWSTATE: Command = Command {
 /// `AT+CIPSTA`: the station's IPv4 addresses.
 pub const CIPSTA: Command = Command {
     name: "+CIPSTA",
-    summary: "Query the IP address of the station",
+    summary: "Query/set the IP address of the station (set: a static address, DHCP off)",
     test: None,
     query: Some(|m, _, _| {
-        let [ip, gw, mask] = m.station.addresses();
-        let q = |a: [u8; 4]| format!("\"{}.{}.{}.{}\"", a[0], a[1], a[2], a[3]);
-        let text = format!("+CIPSTA:ip:{}\r\n+CIPSTA:gateway:{}\r\n+CIPSTA:netmask:{}\r\n", q(ip), q(gw), q(mask));
-        m.write(text.as_bytes());
+        // A static address shows even before the station joins.
+        let cfg = match (m.current.sta_ip, m.station.has_ip()) {
+            (_, true) => m.station.addresses(),
+            (Some(st), false) => st,
+            (None, false) => [[0; 4]; 3],
+        };
+        super::softap::write_ip_lines(m, "CIPSTA", cfg);
         Reply::Ok
     }),
-    set: None,
+    set: Some(Set {
+        params: &[Param::str("ip", 7, 15), Param::str("gateway", 7, 15).opt(), Param::str("netmask", 7, 15).opt()],
+        run: |m, a, _| {
+            if !has_station(m) {
+                return Reply::Error(AtError::ExecFailed);
+            }
+            match super::softap::parse_ip_config(a) {
+                Ok(cfg) => {
+                    // A static address turns the station's DHCP client off.
+                    m.save(|s| {
+                        s.sta_ip = Some(cfg);
+                        s.dhcp &= !1;
+                    });
+                    let connected = m.station.has_ip();
+                    if let (Some(ap), true) = (m.station.ap.as_mut(), connected) {
+                        [ap.ip, ap.gateway, ap.netmask] = cfg;
+                    }
+                    Reply::Ok
+                }
+                Err(e) => Reply::Error(e),
+            }
+        },
+    }),
     exec: None,
 };
 
@@ -318,6 +382,7 @@ pub(crate) fn start_join(m: &mut Module, config: StationConfig, origin: JoinOrig
             JoinOrigin::Background => m.urc(b"WIFI DISCONNECT"),
         }
     }
+    m.station.target = config.ssid.clone();
     let down = m.station.radio_down_until.is_some_and(|t| t > now);
     let result = if down {
         Err(JoinError::NotFound)
@@ -333,15 +398,17 @@ pub(crate) fn start_join(m: &mut Module, config: StationConfig, origin: JoinOrig
 pub(crate) fn step_join(m: &mut Module, now: Instant) {
     let Some(join) = m.station.join.take() else { return };
     let say = |m: &mut Module, line: &[u8]| match join.origin {
-        JoinOrigin::Command => {
-            m.write(line);
-            m.write(b"\r\n");
-        }
+        JoinOrigin::Command => m.write(&[line, b"\r\n"].concat()),
         JoinOrigin::Background => m.urc(line),
     };
     match (&join.result, m.station.state) {
         (Ok(ap), StaState::Connecting) => {
-            m.station.ap = Some(ap.clone());
+            let mut ap = ap.clone();
+            if let Some(cfg) = m.current.sta_ip {
+                [ap.ip, ap.gateway, ap.netmask] = cfg;
+            }
+            m.station.ap = Some(ap);
+            m.station.attempts = 0;
             m.station.state = StaState::Associated;
             say(m, b"WIFI CONNECTED");
             m.station.join = Some(Join { next: now + station::DHCP, ..join });
@@ -350,7 +417,13 @@ pub(crate) fn step_join(m: &mut Module, now: Instant) {
             m.station.state = StaState::GotIp;
             say(m, b"WIFI GOT IP");
             let config = join.config.clone();
-            m.save(|s| s.station = Some(config.clone()));
+            if join.origin == JoinOrigin::Command {
+                // AT+CWJAP's reconn_interval is AT+CWRECONNCFG's interval.
+                m.save(|s| {
+                    s.station = Some(config.clone());
+                    s.reconn_interval = config.reconn_interval;
+                });
+            }
             if join.origin == JoinOrigin::Command {
                 m.complete(crate::module::Job::Join, Reply::Ok);
             }
@@ -364,8 +437,12 @@ pub(crate) fn step_join(m: &mut Module, now: Instant) {
                     m.complete(crate::module::Job::Join, Reply::Error(AtError::ExecFailed));
                 }
                 JoinOrigin::Background => {
-                    let interval = u64::from(join.config.reconn_interval);
-                    if interval > 0 {
+                    // AT+CWRECONNCFG: every interval, repeat_count times
+                    // (0: for ever).
+                    m.station.attempts = m.station.attempts.saturating_add(1);
+                    let repeat = m.current.reconn_repeat;
+                    let interval = u64::from(m.current.reconn_interval);
+                    if interval > 0 && (repeat == 0 || m.station.attempts < repeat) {
                         m.station.state = StaState::Connecting;
                         m.station.reconnect_at = Some(now + Duration::from_secs(interval));
                     }

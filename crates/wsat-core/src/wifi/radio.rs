@@ -27,6 +27,10 @@ pub struct AccessPoint {
     pub gateway: [u8; 4],
     /// The netmask.
     pub netmask: [u8; 4],
+    /// The country code the AP advertises (AT+CWCOUNTRY with policy 0).
+    pub country: [u8; 2],
+    /// The channel width it runs, in MHz (20 or 40; AT+CWBANDWIDTH?).
+    pub width_mhz: u8,
 }
 
 impl AccessPoint {
@@ -57,6 +61,8 @@ impl AccessPoint {
             ip: [192, 168, 4, 2],
             gateway: [192, 168, 4, 1],
             netmask: [255, 255, 255, 0],
+            country: *b"CN",
+            width_mhz: 40,
         }
     }
 }

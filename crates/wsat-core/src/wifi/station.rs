@@ -70,11 +70,15 @@ pub struct Station {
     pub reconnect_at: Option<Instant>,
     /// The radio holds every AP down until then (an injected fault).
     pub radio_down_until: Option<Instant>,
+    /// The SSID of the AP last tried, joined or not (AT+CWSTATE).
+    pub target: Vec<u8>,
+    /// Background reconnection attempts since the link was lost.
+    pub attempts: u16,
 }
 
 impl Default for Station {
     fn default() -> Self {
-        Station { state: StaState::Idle, ap: None, join: None, reconnect_at: None, radio_down_until: None }
+        Station { state: StaState::Idle, ap: None, join: None, reconnect_at: None, radio_down_until: None, target: Vec::new(), attempts: 0 }
     }
 }
 
@@ -89,7 +93,7 @@ impl Station {
         match (&self.ap, &self.join) {
             (_, Some(j)) => &j.config.ssid,
             (Some(ap), None) => &ap.ssid,
-            (None, None) => &[],
+            (None, None) => &self.target,
         }
     }
 
@@ -113,6 +117,10 @@ impl Station {
         was
     }
 }
+
+/// The station's factory MAC address (an Espressif OUI); the SoftAP's is
+/// one more.
+pub const FACTORY_MAC: [u8; 6] = [0x7c, 0xdf, 0xa1, 0x0e, 0x5a, 0x70];
 
 /// Formats a MAC address as ESP-AT does: `aa:bb:cc:dd:ee:ff`.
 pub fn mac_string(mac: &[u8; 6]) -> Vec<u8> {

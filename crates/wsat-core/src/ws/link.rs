@@ -159,6 +159,9 @@ pub enum LinkEvent {
     Eof,
     /// Every byte of the send numbered `seq` has been handed to the socket.
     Written(u32),
+    /// The `immediate` send numbered `seq` was refused: the socket took
+    /// none of it at once, and none of it will go out.
+    Refused(u32),
 }
 
 /// Why a link went down.
@@ -299,7 +302,7 @@ impl Module {
                 };
                 let request = handshake::request(&s.uri, &key, &opts);
                 s.phase = Phase::Handshake(ResponseReader::new(&key, s.subprotocol.as_deref()));
-                self.act(Action::LinkSend { link: id as u8, data: request, seq: None });
+                self.act(Action::LinkSend { link: id as u8, data: request, seq: None, immediate: false });
             }
             LinkEvent::Failed | LinkEvent::Eof => {
                 if s.state == LinkState::Closing {
@@ -309,6 +312,7 @@ impl Module {
                 }
             }
             LinkEvent::Written(seq) => self.ws_written(id, seq),
+            LinkEvent::Refused(seq) => self.ws_refused(id, seq),
         }
     }
 
@@ -466,7 +470,7 @@ impl Module {
         // No keep-alive while closing (a due ping would never be sent).
         s.ping_at = None;
         s.pong_deadline = None;
-        self.act(Action::LinkSend { link: id as u8, data: frame, seq: None });
+        self.act(Action::LinkSend { link: id as u8, data: frame, seq: None, immediate: false });
     }
 
     /// One complete item from the decoder.
@@ -478,7 +482,7 @@ impl Module {
         match item {
             OwnedItem::Ping(p) => {
                 let frame = self.client_frame(frame::OP_PONG, true, &p);
-                self.act(Action::LinkSend { link: id as u8, data: frame, seq: None });
+                self.act(Action::LinkSend { link: id as u8, data: frame, seq: None, immediate: false });
             }
             OwnedItem::Pong => {
                 if let Some(s) = self.links[id].session.as_mut() {
@@ -578,11 +582,11 @@ impl Module {
     }
 
     /// Queues a send with a sequence number the runtime will acknowledge.
-    pub(crate) fn ws_send_tracked(&mut self, id: usize, data: Vec<u8>) -> u32 {
+    pub(crate) fn ws_send_tracked(&mut self, id: usize, data: Vec<u8>, immediate: bool) -> u32 {
         let l = &mut self.links[id];
         l.next_seq = l.next_seq.wrapping_add(1);
         let seq = l.next_seq;
-        self.act(Action::LinkSend { link: id as u8, data, seq: Some(seq) });
+        self.act(Action::LinkSend { link: id as u8, data, seq: Some(seq), immediate });
         seq
     }
 
@@ -651,7 +655,7 @@ impl Module {
                     s.pong_deadline = Some(now + Duration::from_secs(u64::from(s.cfg.ping_timeout)));
                 }
                 let ping = self.client_frame(frame::OP_PING, true, &[]);
-                self.act(Action::LinkSend { link: id as u8, data: ping, seq: None });
+                self.act(Action::LinkSend { link: id as u8, data: ping, seq: None, immediate: false });
             }
         }
     }

@@ -88,15 +88,12 @@ impl WsUri {
         Ok(WsUri { tls, host: String::from(host), port, resource })
     }
 
-    /// The `Host` header's value: the port only when not the default.
+    /// The `Host` header's value: always `host:port`.
     pub fn host_header(&self) -> String {
+        // esp_websocket_client always writes `host:port`, default port or
+        // not, and servers see exactly that.
         let host = if self.host.contains(':') { format!("[{}]", self.host) } else { self.host.clone() };
-        let default = if self.tls { 443 } else { 80 };
-        if self.port == default {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
+        format!("{host}:{}", self.port)
     }
 }
 
@@ -137,7 +134,8 @@ mod tests {
 
     #[test]
     fn host_header() {
-        assert_eq!(WsUri::parse(b"ws://h:80").unwrap().host_header(), "h");
+        assert_eq!(WsUri::parse(b"ws://h:80").unwrap().host_header(), "h:80");
+        assert_eq!(WsUri::parse(b"wss://h/x").unwrap().host_header(), "h:443");
         assert_eq!(WsUri::parse(b"ws://h:81").unwrap().host_header(), "h:81");
         assert_eq!(WsUri::parse(b"wss://[::1]:8443").unwrap().host_header(), "[::1]:8443");
     }
