@@ -238,9 +238,10 @@ pub const SYSTEMP: Command = Command {
     summary: "Read the chip's internal temperature in Celsius",
     test: None,
     query: Some(|m, _, now: Instant| {
-        // Warms up over the first minutes after boot and with the radio on.
-        let up_s = now.saturating_since(m.booted_at).millis() / 1000;
-        let mut centi = 2650 + (up_s.min(300) as i64) * 2;
+        // Warms up by 0.4 degrees a minute for five minutes after boot,
+        // and with the radio on.
+        let up_min = now.saturating_since(m.booted_at).millis() / 60_000;
+        let mut centi = 2650 + (up_min.min(5) as i64) * 40;
         if m.station.has_ip() {
             centi += 180;
         }

@@ -92,8 +92,9 @@ impl Station {
     pub fn ssid(&self) -> &[u8] {
         match (&self.ap, &self.join) {
             (_, Some(j)) => &j.config.ssid,
-            (Some(ap), None) => &ap.ssid,
-            (None, None) => &self.target,
+            (Some(ap), None) if matches!(self.state, StaState::Associated | StaState::GotIp) => &ap.ssid,
+            // Not connected: the AP last tried, whether or not it joined.
+            _ => &self.target,
         }
     }
 
