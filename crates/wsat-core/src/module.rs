@@ -448,6 +448,13 @@ impl Module {
     /// The host went away (TCP client closed): forget its half-sent line
     /// and abandon a data transfer, so the next host finds a fresh port.
     pub fn handle_host_detached(&mut self, now: Instant) {
+        if self.download_mode {
+            // Whoever held the chip in download mode let go: the next host
+            // finds it booted, as after esptool's reset.
+            self.download_mode = false;
+            self.job_deadline = None;
+            self.boot(now);
+        }
         self.line.reset();
         self.deferred.clear();
         if let PortState::Data { .. } = self.state {
@@ -659,12 +666,12 @@ impl Module {
     }
 
     /// AT+RST=1: the chip restarts into its ROM's download mode, where the
-    /// AT port stays silent until the module is restarted.
+    /// AT port stays silent until the host detaches or wsat restarts.
     pub(crate) fn enter_download_mode(&mut self, now: Instant) {
         let _ = self.reboot(now);
         self.job_deadline = None;
         self.download_mode = true;
-        self.act(Action::Log(String::from("AT+RST=1: the chip waits in download mode; restart wsat to leave it")));
+        self.act(Action::Log(String::from("AT+RST=1: the chip waits in download mode until the host detaches or wsat restarts")));
     }
 
     /// True while the Wi-Fi driver is up and the mode is not 0.
