@@ -6,8 +6,8 @@
 //! here, kept in the state directory: erase sets 4 KiB sectors to 0xFF, a
 //! write can only clear bits (so write after erase, as the docs say), a
 //! read returns the bytes. `mfg_nvs` holds the key-value store that
-//! AT+SYSMFG edits; its raw NVS pages are not emulated, so only erasing it
-//! whole (which empties the store) works on it.
+//! AT+SYSMFG edits; its raw NVS pages are not emulated, so only erasing
+//! (which empties the store) works on it.
 
 use alloc::format;
 use alloc::vec;
@@ -60,7 +60,15 @@ pub const SYSFLASH: Command = Command {
             let (offset, length) = (a.int(2), a.int(3));
             match a.str(1).unwrap_or_default() {
                 b"mfg_nvs" => {
-                    if op == 0 && offset.is_none() && length.is_none() {
+                    // Erasing any sectors of it loses the store: NVS keeps
+                    // its entries spread over its pages (the docs' own
+                    // example erases 4096..12288).
+                    let whole = offset.is_none() && length.is_none();
+                    let sectors = match (offset, length) {
+                        (Some(o), Some(l)) => o as usize % SECTOR == 0 && l as usize % SECTOR == 0 && (o + l) as usize <= MFG_NVS_SIZE,
+                        _ => false,
+                    };
+                    if op == 0 && (whole || sectors) {
                         m.mfg = crate::mfg::MfgNvs::new();
                         m.act(Action::Persist(Store::Mfg));
                         return Reply::Ok;
