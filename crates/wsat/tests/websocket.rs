@@ -50,8 +50,8 @@ fn three_links_and_report_formats() {
     h.expect(b"\r\nOK\r\n", "fmt 1");
     h.send(b"AT+WSDATAFMT=2,2,4\r\n");
     h.expect(b"\r\nOK\r\n", "fmt 2");
-    h.send(b"AT+WSDATAFMT=0,0,64\r\n");
-    h.expect(b"\r\nERROR\r\n", "mask out of range");
+    h.send(b"AT+WSDATAFMT=0,3,48\r\n");
+    h.expect(b"\r\nERROR\r\n", "level out of range");
 
     h.send(b"AT+WSSEND=0,5\r\n");
     h.expect(b"\r\nOK\r\n\r\n>", "prompt 0");
@@ -115,7 +115,8 @@ fn refusals() {
         "AT+WSSEND=0,4\r\n",
         "AT+WSSEND=0,16385\r\n",
         "AT+WSCFG=0,0,10\r\n",
-        "AT+WSCFG=0,10,10,1024,0,0\r\n",
+        // auth_mode 4 does not exist (pki/ca numbers under mode 0 are fine).
+        "AT+WSCFG=0,10,10,1024,4,0,0\r\n",
         // No wss_ca.5 (the factory PKI has sets 0 and 1).
         "AT+WSCFG=0,10,10,1024,2,0,5\r\n",
     ] {
