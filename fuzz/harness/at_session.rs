@@ -27,7 +27,8 @@
 //! Op 4 advances by `v >> 1` milliseconds when `v` is even and by `v >> 1`
 //! seconds when it is odd. Op 10's kind is `(b >> 2) & 3`: `Connected`,
 //! `Failed`, `Eof`, or `Written(seq)` with the oldest unacknowledged
-//! sequence number of that link (or `b >> 4` if there is none). Op 11's
+//! sequence number of that link (or `b >> 4` if there is none); if that
+//! send was `immediate` and `b >> 4` is odd, `Refused(seq)` instead. Op 11's
 //! answer is `(b >> 2) & 3`: a valid `101` (0), a valid one that also picks
 //! the requested subprotocol (1), `200 OK` (2), a wrong accept key (3); the
 //! key is the one of the last request sent on the link. Op 13 sends an
@@ -259,7 +260,7 @@ struct Transport {
     /// until op 11 or 15 answers it.
     request: Option<(String, Option<Vec<u8>>)>,
     /// Tracked sends not yet acknowledged, oldest first.
-    unacked: Vec<u32>,
+    unacked: Vec<(u32, bool)>,
 }
 
 /// A module, its "flash", its links' transports and a fake clock.
@@ -424,7 +425,7 @@ impl Session {
                 // Any transport the link had is dropped first.
                 self.links[usize::from(link)] = Transport { open: true, connect_pending: true, ..Transport::default() };
             }
-            Action::LinkSend { link, data, seq, .. } => {
+            Action::LinkSend { link, data, seq, immediate } => {
                 assert!(link < 3, "LinkSend for link {link}");
                 let t = &mut self.links[usize::from(link)];
                 assert!(t.open, "link {link}: LinkSend without a transport (after LinkClose or before LinkConnect)");
@@ -434,7 +435,7 @@ impl Session {
                     check_client_frames(link, &data);
                 }
                 if let Some(seq) = seq {
-                    t.unacked.push(seq);
+                    t.unacked.push((seq, immediate));
                 }
             }
             Action::LinkClose { link } => {
@@ -537,7 +538,19 @@ impl Session {
                     }
                     1 => LinkEvent::Failed,
                     2 => LinkEvent::Eof,
-                    _ => LinkEvent::Written(if t.unacked.is_empty() { *seq } else { t.unacked.remove(0) }),
+                    // An immediate send may be refused (odd `b >> 4`): the
+                    // socket took none of it.
+                    _ => match t.unacked.first().copied() {
+                        None => LinkEvent::Written(*seq),
+                        Some((oldest, immediate)) => {
+                            t.unacked.remove(0);
+                            if immediate && *seq & 1 == 1 {
+                                LinkEvent::Refused(oldest)
+                            } else {
+                                LinkEvent::Written(oldest)
+                            }
+                        }
+                    },
                 };
                 if matches!(event, LinkEvent::Failed | LinkEvent::Eof) {
                     // The transport is gone; the core closes it (again).
@@ -565,7 +578,7 @@ impl Session {
             Op::AckAll => {
                 for link in 0..3u8 {
                     while !self.links[usize::from(link)].unacked.is_empty() {
-                        let seq = self.links[usize::from(link)].unacked.remove(0);
+                        let (seq, _) = self.links[usize::from(link)].unacked.remove(0);
                         self.link_event(link, LinkEvent::Written(seq));
                     }
                 }

@@ -141,9 +141,10 @@ pub enum Action {
         /// Acknowledge with this number.
         seq: Option<u32>,
         /// Hand the bytes to the socket only if it takes them now (a send
-        /// timeout of 0): answer [`LinkEvent::Refused`] if it takes none of
-        /// them at once (nothing goes out); if it takes some, the rest
-        /// follows and [`LinkEvent::Written`] answers as usual.
+        /// timeout of 0): [`LinkEvent::Written`] if it takes them all at
+        /// once, [`LinkEvent::Refused`] if it takes none (nothing goes
+        /// out), [`LinkEvent::Failed`] (the connection dropped) if it takes
+        /// only part.
         immediate: bool,
     },
     /// Close a link's transport.
@@ -613,6 +614,14 @@ impl Module {
     /// True if the running command is `job`.
     pub(crate) fn running(&self, job: &Job) -> bool {
         matches!(&self.state, PortState::Busy(j) if j == job)
+    }
+
+    /// The AT+WSSEND running on link `link`, if any: its send number.
+    pub(crate) fn running_send(&self, link: usize) -> Option<u32> {
+        match &self.state {
+            PortState::Busy(Job::WsSend { link: l, seq }) if *l == link => Some(*seq),
+            _ => None,
+        }
     }
 
     /// True if AT+WSCLOSE is waiting for link `id`.

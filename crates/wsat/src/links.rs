@@ -178,7 +178,16 @@ async fn run(
                         })
                         .await;
                         match polled {
-                            std::task::Poll::Ready(Ok(n)) if n > 0 || data.is_empty() => from = n,
+                            std::task::Poll::Ready(Ok(n)) if n == data.len() => from = n,
+                            std::task::Poll::Ready(Ok(n)) if n > 0 => {
+                                // Part of a frame went out and the rest would
+                                // have to wait: esp_websocket_client drops the
+                                // connection in that case, and so does wsat
+                                // (the send ends in ERROR, the link reconnects).
+                                tracing::info!(link, written = n, of = data.len(), "immediate send only partly taken; dropping the connection");
+                                tell(LinkNews::Event(LinkEvent::Failed)).await;
+                                return;
+                            }
                             std::task::Poll::Ready(Err(e)) => {
                                 tracing::info!(link, error = %e, "write failed");
                                 tell(LinkNews::Event(LinkEvent::Failed)).await;

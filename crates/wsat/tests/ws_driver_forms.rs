@@ -12,207 +12,10 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::time::{Duration, Instant};
-
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use common::{escape, join_wifi, HostEnd, Wsat};
-use sha1::{Digest, Sha1};
-
-/// How long a server waits for the client's next bytes or connection.
-const WAIT: Duration = Duration::from_secs(10);
-
-const OP_TEXT: u8 = 0x1;
-const OP_PING: u8 = 0x9;
-const OP_PONG: u8 = 0xA;
-
-// ---------------------------------------------------------------------------
-// The scripted server
-// ---------------------------------------------------------------------------
-
-/// `base64(sha1(key + GUID))`, computed here independently of wsat.
-fn accept_for(key: &str) -> String {
-    let mut h = Sha1::new();
-    h.update(key.as_bytes());
-    h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    BASE64.encode(h.finalize())
-}
-
-/// A well-formed, unmasked server frame (payloads here are under 126 bytes).
-fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126, "short frames only");
-    let mut v = vec![u8::from(fin) << 7 | opcode, payload.len() as u8];
-    v.extend_from_slice(payload);
-    v
-}
-
-/// A listener on 127.0.0.1 with a free port.
-struct WsServer {
-    listener: TcpListener,
-}
-
-impl WsServer {
-    fn new() -> WsServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).expect("nonblocking listener");
-        WsServer { listener }
-    }
-
-    fn port(&self) -> u16 {
-        self.listener.local_addr().expect("local addr").port()
-    }
-
-    /// The next connection, or a panic after [`WAIT`].
-    fn accept(&self) -> Peer {
-        let end = Instant::now() + WAIT;
-        loop {
-            match self.listener.accept() {
-                Ok((s, _)) => {
-                    s.set_nonblocking(false).expect("blocking stream");
-                    s.set_read_timeout(Some(WAIT)).expect("read timeout");
-                    s.set_write_timeout(Some(WAIT)).expect("write timeout");
-                    s.set_nodelay(true).expect("nodelay");
-                    return Peer { s, buf: Vec::new() };
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < end, "no connection from wsat within {WAIT:?}");
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                Err(e) => panic!("accept: {e}"),
-            }
-        }
-    }
-}
-
-/// The client's opening request head (request line and header lines).
-struct Request {
-    lines: Vec<String>,
-}
-
-impl Request {
-    /// The value of the first header named `name` (case-insensitive), trimmed.
-    fn header(&self, name: &str) -> Option<String> {
-        self.lines.iter().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    }
-
-    fn key(&self) -> String {
-        let key = self.header("Sec-WebSocket-Key").expect("Sec-WebSocket-Key in the request");
-        let nonce = BASE64.decode(&key).unwrap_or_else(|e| panic!("key {key:?} is base64: {e}"));
-        assert_eq!(nonce.len(), 16, "the key is a 16-byte nonce: {key:?}");
-        key
-    }
-
-    fn text(&self) -> String {
-        self.lines.join("\r\n")
-    }
-}
-
-/// A frame the client sent, unmasked, with its first two bytes as sent.
-#[derive(Debug)]
-struct Frame {
-    b0: u8,
-    b1: u8,
-    payload: Vec<u8>,
-}
-
-impl Frame {
-    fn fin(&self) -> bool {
-        self.b0 & 0x80 != 0
-    }
-    fn opcode(&self) -> u8 {
-        self.b0 & 0x0f
-    }
-}
-
-/// One accepted connection.
-struct Peer {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Peer {
-    /// Reads until `n` bytes are buffered; panics on EOF or timeout.
-    fn fill(&mut self, n: usize, ctx: &str) {
-        let mut b = [0u8; 16384];
-        while self.buf.len() < n {
-            match self.s.read(&mut b) {
-                Ok(0) => panic!("{ctx}: wsat closed the connection; have {}", escape(&self.buf)),
-                Ok(k) => self.buf.extend_from_slice(&b[..k]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    panic!("{ctx}: nothing from wsat within {WAIT:?}; have {}", escape(&self.buf))
-                }
-                Err(e) => panic!("{ctx}: read: {e}"),
-            }
-        }
-    }
-
-    /// Reads the opening request (up to the blank line).
-    fn read_request(&mut self) -> Request {
-        loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head: Vec<u8> = self.buf.drain(..i + 4).collect();
-                let text = String::from_utf8(head).expect("request head is text");
-                let lines: Vec<String> = text.trim_end_matches("\r\n").split("\r\n").map(str::to_string).collect();
-                return Request { lines };
-            }
-            let want = self.buf.len() + 1;
-            self.fill(want, "opening request");
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.s.write_all(bytes).expect("server write");
-    }
-
-    /// Reads the request and accepts it with a plain 101.
-    fn handshake(&mut self) -> Request {
-        let req = self.read_request();
-        let resp = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-            accept_for(&req.key())
-        );
-        self.send(resp.as_bytes());
-        req
-    }
-
-    /// The client's next frame, which must be masked with no RSV bits and a
-    /// 7-bit length (all client frames here are short).
-    fn frame(&mut self, ctx: &str) -> Frame {
-        self.fill(2, ctx);
-        let (b0, b1) = (self.buf[0], self.buf[1]);
-        assert_eq!(b1 & 0x80, 0x80, "{ctx}: client frames are masked: {}", escape(&self.buf));
-        assert_eq!(b0 & 0x70, 0, "{ctx}: no RSV bits: {}", escape(&self.buf));
-        let len = usize::from(b1 & 0x7f);
-        assert!(len < 126, "{ctx}: a short frame: {}", escape(&self.buf));
-        self.fill(6 + len, ctx);
-        let key = [self.buf[2], self.buf[3], self.buf[4], self.buf[5]];
-        let mut payload: Vec<u8> = self.buf[6..6 + len].to_vec();
-        self.buf.drain(..6 + len);
-        for (i, b) in payload.iter_mut().enumerate() {
-            *b ^= key[i % 4];
-        }
-        Frame { b0, b1, payload }
-    }
-
-    /// The next frame that is not one of the client's own keep-alive pings
-    /// (empty PING, every 10 s by default), which are answered.
-    fn data_frame(&mut self, ctx: &str) -> Frame {
-        loop {
-            let f = self.frame(ctx);
-            if f.opcode() == OP_PING && f.payload.is_empty() {
-                self.send(&frame(true, OP_PONG, &[]));
-                continue;
-            }
-            return f;
-        }
-    }
-}
+use common::ws_server::*;
+use common::{join_wifi, HostEnd, Wsat};
 
 // ---------------------------------------------------------------------------
 // The host side
@@ -296,6 +99,8 @@ fn wsopen_with_empty_fields_and_authorization() {
 
     let cmd = format!("AT+WSOPEN=0,\"ws://127.0.0.1:{port}/echo\",,,\"Basic eA==\"");
     let (mut p0, req) = open_with(&mut h, &srv, 0, &cmd);
+    let nonce = BASE64.decode(req.key()).expect("the key is base64");
+    assert_eq!(nonce.len(), 16, "the key is a 16-byte nonce");
     assert_eq!(req.header("Authorization").as_deref(), Some("Basic eA=="), "{}", req.text());
     assert_eq!(
         req.text(),
@@ -364,16 +169,14 @@ fn wssend_zero_length_sends_one_empty_text_frame() {
     at(&mut h, "AT+WSSEND=0,0", b"\r\nOK\r\n\r\n>", "prompt for zero bytes");
     h.expect(b"\r\nSEND OK\r\n", "SEND OK without data");
     let f = p.data_frame("the empty frame");
-    assert_eq!((f.b0, f.b1), (0x81, 0x80), "FIN + TEXT, masked, length 0: {f:?}");
-    assert!(f.payload.is_empty(), "{f:?}");
-    assert_eq!((f.opcode(), f.fin()), (OP_TEXT, true));
+    assert_eq!((f.fin, f.opcode, f.masked, f.payload.len()), (true, OP_TEXT, true, 0), "FIN + TEXT, masked, length 0: {f:?}");
 
     // Exactly one frame: the next thing on the wire is the next send.
     at(&mut h, "AT+WSSEND=0,2", b"\r\nOK\r\n\r\n>", "prompt");
     h.send(b"ok");
     h.expect(b"\r\nSEND OK\r\n", "SEND OK");
     let f = p.data_frame("the next frame");
-    assert_eq!((f.b0, f.b1 & 0x7f, &f.payload[..]), (0x81, 2, &b"ok"[..]), "{f:?}");
+    assert_eq!((f.fin, f.opcode, &f.payload[..]), (true, OP_TEXT, &b"ok"[..]), "{f:?}");
 
     // Nothing else was said on the AT port.
     at(&mut h, "AT+WSOPEN?", format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(), "connected");
@@ -398,9 +201,68 @@ fn wssend_timeout_zero_to_a_reading_server() {
         h.send(b"test");
         h.expect(b"\r\nSEND OK\r\n", &format!("SEND OK {i}"));
         let f = p.data_frame(&format!("frame {i}"));
-        assert_eq!((f.b0, f.b1 & 0x7f, &f.payload[..]), (0x81, 4, &b"test"[..]), "frame {i}: {f:?}");
+        assert_eq!((f.fin, f.opcode, &f.payload[..]), (true, OP_TEXT, &b"test"[..]), "frame {i}: {f:?}");
     }
     at(&mut h, "AT+WSOPEN?", format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(), "connected");
+    w.stop();
+}
+
+/// `AT+WSSEND=...,0` to a server that never reads: each send answers at
+/// once, `SEND OK` while the socket takes the frame whole; the first that
+/// it does not take ends in ERROR, and then either nothing of it went out
+/// and the link is still up (refused), or the socket took part of it and
+/// the connection is dropped (`+WS_DISCONNECTED`), as esp_websocket_client
+/// does. Either way the server gets exactly the frames that had SEND OK,
+/// and nothing after an ERROR.
+#[test]
+fn wssend_timeout_zero_to_a_server_that_stops_reading() {
+    let srv = WsServer::new();
+    let port = srv.port();
+    let (_dir, w, mut h) = setup();
+    // No keep-alive ping may queue behind the full socket during the test.
+    at(&mut h, "AT+WSCFG=0,7200,7200,16384", b"\r\nOK\r\n", "no pings");
+    let (mut p, _) = open_with(&mut h, &srv, 0, &format!("AT+WSOPEN=0,\"ws://127.0.0.1:{port}/\""));
+
+    let chunk = vec![b'x'; 16384];
+    let mut sent = 0;
+    let outcome = loop {
+        assert!(sent < 4000, "the socket never filled after {sent} sends");
+        at(&mut h, "AT+WSSEND=0,16384,2,0", b"\r\nOK\r\n\r\n>", &format!("prompt {sent}"));
+        h.send(&chunk);
+        h.expect(b"\r\n", &format!("result {sent}"));
+        let result = h.until(b"\r\n");
+        match &result[..] {
+            b"SEND OK\r\n" => sent += 1,
+            b"ERROR\r\n" => break result,
+            other => panic!("send {sent}: {}", common::escape(other)),
+        }
+    };
+    assert_eq!(outcome, b"ERROR\r\n");
+    // Refused (the link is up) or dropped (+WS_DISCONNECTED comes next).
+    h.send(b"AT+WSOPEN?\r\n");
+    let state = h.until(b"OK\r\n");
+    let dropped = state.starts_with(b"+WS_DISCONNECTED:0\r\n");
+    if !dropped {
+        assert_eq!(state, format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").into_bytes(), "refused: still connected");
+    }
+    eprintln!("{sent} sends went out whole, then {}", if dropped { "a partial write dropped the link" } else { "a refusal" });
+    // The server now reads: exactly the frames that had SEND OK.
+    for i in 0..sent {
+        let f = p.data_frame(&format!("frame {i} of {sent}"));
+        assert_eq!((f.fin, f.opcode, f.payload.len()), (true, OP_BINARY, 16384), "frame {i}");
+    }
+    if dropped {
+        // Part of the refused frame, then the connection's end.
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut p.s, &mut rest);
+        assert!(p.buf.len() + rest.len() < 16384 + 14, "less than the whole frame went out");
+    } else {
+        // Nothing more: the refused send never goes out.
+        p.s.set_read_timeout(Some(std::time::Duration::from_millis(500))).unwrap();
+        let mut b = [0u8; 64];
+        let more = std::io::Read::read(&mut p.s, &mut b);
+        assert!(p.buf.is_empty() && more.is_err(), "bytes after the refused send: {more:?}");
+    }
     w.stop();
 }
 

@@ -254,14 +254,17 @@ pub(crate) fn finish_send(m: &mut Module, s: PendingSend, data: Vec<u8>, now: In
         }
         out
     };
+    // A timeout of 0 waits for nothing, as esp_websocket_client's 0-tick
+    // send: the socket takes the frames at once (SEND OK) or refuses them
+    // all (ERROR, nothing sent). A socket still busy with an earlier send
+    // cannot take anything now: ERROR at once, and nothing goes out later.
+    let immediate = s.timeout.millis() == 0;
+    if immediate && m.ws_send_pending(s.link) {
+        return Reply::Error(AtError::ExecFailed);
+    }
     if s.opcode == frame::OP_CLOSE {
         m.ws_close_sent_by_host(s.link, now);
     }
-    // A timeout of 0 waits for nothing, as esp_websocket_client's 0-tick
-    // send: the socket takes the frames at once (SEND OK) or refuses them
-    // all (ERROR, nothing sent). The default timeout still bounds a socket
-    // that took part of them and then blocked.
-    let immediate = s.timeout.millis() == 0;
     let timeout = if immediate { DEFAULT_SEND_TIMEOUT } else { s.timeout };
     let seq = m.ws_send_tracked(s.link, frames, immediate);
     m.busy_with_deadline(Job::WsSend { link: s.link, seq }, now + timeout)
@@ -270,14 +273,24 @@ pub(crate) fn finish_send(m: &mut Module, s: PendingSend, data: Vec<u8>, now: In
 /// The runtime wrote send `seq` of `link` to its socket.
 impl Module {
     pub(crate) fn ws_written(&mut self, link: usize, seq: u32) {
+        self.links[link].done_seq = seq;
         if self.running(&Job::WsSend { link, seq }) {
             self.write(reply::SEND_OK);
             self.complete(Job::WsSend { link, seq }, Reply::Done);
         }
     }
 
+    /// The link's transport is gone: a send waiting on it ends in ERROR now
+    /// rather than at its timeout.
+    pub(crate) fn fail_send_on(&mut self, link: usize) {
+        if let Some(seq) = self.running_send(link) {
+            self.complete(Job::WsSend { link, seq }, Reply::Error(AtError::ExecFailed));
+        }
+    }
+
     /// The runtime refused `immediate` send `seq` of `link`: nothing went out.
     pub(crate) fn ws_refused(&mut self, link: usize, seq: u32) {
+        self.links[link].done_seq = seq;
         self.complete(Job::WsSend { link, seq }, Reply::Error(AtError::ExecFailed));
     }
 }

@@ -139,6 +139,8 @@ pub struct Link {
     pub session: Option<Session>,
     /// Sequence numbers of sends, for [`LinkEvent::Written`].
     next_seq: u32,
+    /// The newest send the runtime acknowledged (written or refused).
+    pub(crate) done_seq: u32,
 }
 
 impl Link {
@@ -266,6 +268,8 @@ impl Module {
             None
         };
         let action = Action::LinkConnect { link: id as u8, host, port, tls, timeout };
+        // A new transport owes no acknowledgement for the old one's sends.
+        self.links[id].done_seq = self.links[id].next_seq;
         if self.station.has_ip() {
             self.act(action);
         } else {
@@ -415,6 +419,8 @@ impl Module {
         let Some(s) = self.links[id].session.as_mut() else { return };
         let opening = core::mem::take(&mut s.opening_command);
         self.act(Action::LinkClose { link: id as u8 });
+        // A send in progress cannot finish on a lost transport.
+        self.fail_send_on(id);
         if opening {
             // AT+WSOPEN fails and the link is freed, as ESP-AT cleans it.
             self.ws_free(id);
@@ -588,6 +594,12 @@ impl Module {
         let seq = l.next_seq;
         self.act(Action::LinkSend { link: id as u8, data, seq: Some(seq), immediate });
         seq
+    }
+
+    /// True while a tracked send of link `id` is not yet acknowledged: its
+    /// socket has not taken everything it was given.
+    pub(crate) fn ws_send_pending(&self, id: usize) -> bool {
+        self.links[id].done_seq != self.links[id].next_seq
     }
 
     /// True if the link can carry data frames now.

@@ -192,6 +192,7 @@ impl HostEnd {
 
 #[path = "../../../../tests/transcript_format.rs"]
 pub mod transcript_format;
+pub mod ws_server;
 
 /// Bytes in transcript notation.
 pub use transcript_format::escape;
