@@ -147,3 +147,36 @@ fn golden_transcripts() {
         run(&name, &text);
     }
 }
+
+/// Sends one command line and returns what the module answered.
+fn command(rig: &mut Rig, line: &[u8]) -> Vec<u8> {
+    rig.module.handle_serial(line, rig.now);
+    rig.drain();
+    while !(rig.out.ends_with(b"OK\r\n") || rig.out.ends_with(b"ERROR\r\n") || rig.out.ends_with(b">")) && rig.step() {}
+    std::mem::take(&mut rig.out)
+}
+
+/// What a host can make the module keep is bounded: AT+SYSREG's register
+/// file and AT+SYSMSGFILTERCFG's filters refuse more with ERROR, and the
+/// ones already there still work.
+#[test]
+fn host_held_state_is_bounded() {
+    use wsat_core::commands::{sysmsgfilter::MAX_FILTERS, system::MAX_REGISTERS};
+    let mut rig = Rig::new();
+    rig.out.clear();
+    command(&mut rig, b"ATE0\r\n");
+    for i in 0..MAX_REGISTERS {
+        assert_eq!(command(&mut rig, format!("AT+SYSREG=1,{},7\r\n", 4 * i).as_bytes()), b"\r\nOK\r\n", "register {i}");
+    }
+    let past = 4 * MAX_REGISTERS;
+    assert_eq!(command(&mut rig, format!("AT+SYSREG=1,{past},7\r\n").as_bytes()), b"\r\nERROR\r\n");
+    assert_eq!(command(&mut rig, b"AT+SYSREG=1,0,9\r\n"), b"\r\nOK\r\n", "an existing register is still writable");
+    assert_eq!(command(&mut rig, b"AT+SYSREG=0,0\r\n"), b"+SYSREG:0x00000009\r\n\r\nOK\r\n");
+    for i in 0..MAX_FILTERS {
+        assert_eq!(command(&mut rig, b"AT+SYSMSGFILTERCFG=1,3,0\r\n"), b"\r\nOK\r\n\r\n>");
+        assert_eq!(command(&mut rig, format!("^{:02}", i).as_bytes()), b"\r\nOK\r\n", "filter {i}");
+    }
+    assert_eq!(command(&mut rig, b"AT+SYSMSGFILTERCFG=1,3,0\r\n"), b"\r\nOK\r\n\r\n>");
+    assert_eq!(command(&mut rig, b"^zz"), b"\r\nERROR\r\n", "one filter too many");
+    assert_eq!(command(&mut rig, b"AT+SYSMSGFILTERCFG=0\r\n"), b"\r\nOK\r\n");
+}

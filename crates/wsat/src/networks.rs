@@ -64,7 +64,7 @@ pub fn parse(text: &str) -> Result<Radio> {
         }
         let mut a = AccessPoint::synthetic(ap.ssid.as_bytes(), ap.password.as_bytes());
         if let Some(b) = &ap.bssid {
-            a.bssid = wsat_core::commands::wifi::parse_mac(b.as_bytes())
+            a.bssid = wsat_core::commands::addr::parse_mac(b.as_bytes())
                 .with_context(|| format!("ssid {:?}: bssid {b:?} is not aa:bb:cc:dd:ee:ff", ap.ssid))?;
         }
         if let Some(c) = ap.channel {

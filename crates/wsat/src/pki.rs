@@ -128,14 +128,14 @@ fn split_csv(line: &str) -> Vec<String> {
 }
 
 /// Certificate namespaces a factory partition has.
-const CERT_NAMESPACES: [&str; 12] = [
+const CERT_NAMESPACES: [&str; 15] = [
     "client_ca", "client_cert", "client_key", "server_ca", "server_cert", "server_key", "https_ca", "https_cert", "https_key",
-    "wss_ca", "wss_cert", "wss_key",
+    "mqtt_ca", "mqtt_cert", "mqtt_key", "wss_ca", "wss_cert", "wss_key",
 ];
 
 /// True if the NVS holds any certificate namespace.
 pub fn has_pki(mfg: &MfgNvs) -> bool {
-    CERT_NAMESPACES.iter().chain(["mqtt_ca", "mqtt_cert", "mqtt_key"].iter()).any(|ns| mfg.keys(ns).is_some())
+    CERT_NAMESPACES.iter().any(|ns| mfg.keys(ns).is_some())
 }
 
 /// Makes a factory PKI like a module's, in the `raw_data` layout under

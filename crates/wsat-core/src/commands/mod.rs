@@ -4,6 +4,7 @@
 //! `sysmfg.rs`, `websocket.rs`); this table lists them in the order AT+CMD?
 //! prints them.
 
+pub mod addr;
 pub mod basic;
 pub mod softap;
 pub mod sntp;

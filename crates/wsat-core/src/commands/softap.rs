@@ -14,7 +14,6 @@ use crate::at::reply::Reply;
 use crate::at::table::{Command, Set};
 use crate::module::Module;
 use crate::settings::{Ipv4Config, SoftApConfig};
-use crate::wifi::station::mac_string;
 
 /// The SoftAP's address unless AT+CIPAP set another.
 pub const DEFAULT_AP_IP: Ipv4Config = [[192, 168, 4, 1], [192, 168, 4, 1], [255, 255, 255, 0]];
@@ -55,52 +54,6 @@ impl Module {
             (DEFAULT_LEASE, [a, b, c, 2], [a, b, c, 101])
         })
     }
-}
-
-/// Parses `a.b.c.d`.
-pub fn parse_ipv4(text: &[u8]) -> Option<[u8; 4]> {
-    let s = core::str::from_utf8(text).ok()?;
-    let mut ip = [0u8; 4];
-    let mut parts = s.split('.');
-    for b in &mut ip {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || !p.bytes().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        *b = p.parse().ok()?;
-    }
-    parts.next().is_none().then_some(ip)
-}
-
-/// `a.b.c.d`
-pub fn ipv4_string(ip: [u8; 4]) -> alloc::string::String {
-    format!("{}.{}.{}.{}", ip[0], ip[1], ip[2], ip[3])
-}
-
-/// Parses AT+CIPSTA/AT+CIPAP's `<"ip">[,<"gateway">,<"netmask">]`: with
-/// only an address, the gateway is `x.y.z.1` and the netmask /24.
-pub(crate) fn parse_ip_config(a: &crate::at::params::Args) -> Result<Ipv4Config, AtError> {
-    let field = |i: usize| a.str(i).map(|t| parse_ipv4(t).ok_or(AtError::ParamInvalid(i as u16)));
-    let ip = field(0).unwrap_or(Err(AtError::ParamInvalid(0)))?;
-    match (field(1), field(2)) {
-        (None, None) => Ok([ip, [ip[0], ip[1], ip[2], 1], [255, 255, 255, 0]]),
-        (Some(g), Some(n)) => {
-            let (g, n) = (g?, n?);
-            // A netmask is ones then zeros.
-            let bits = u32::from_be_bytes(n);
-            if bits.leading_ones() + bits.trailing_zeros() != 32 {
-                return Err(AtError::ParamInvalid(2));
-            }
-            Ok([ip, g, n])
-        }
-        _ => Err(AtError::ParamCount(a.len() as u16)),
-    }
-}
-
-/// Writes `+<name>:ip:"..."`, gateway and netmask lines.
-pub(crate) fn write_ip_lines(m: &mut Module, name: &str, cfg: Ipv4Config) {
-    let [ip, gw, mask] = cfg.map(ipv4_string);
-    m.write(format!("+{name}:ip:\"{ip}\"\r\n+{name}:gateway:\"{gw}\"\r\n+{name}:netmask:\"{mask}\"\r\n").as_bytes());
 }
 
 /// `AT+CWSAP`: the SoftAP's configuration.
@@ -177,7 +130,7 @@ pub const CWQIF: Command = Command {
             if !has_softap(m) {
                 return Reply::Error(AtError::ExecFailed);
             }
-            if super::wifi::parse_mac(a.str(0).unwrap_or_default()).is_none() {
+            if super::addr::parse_mac(a.str(0).unwrap_or_default()).is_none() {
                 return Reply::Error(AtError::ParamInvalid(0));
             }
             Reply::Ok
@@ -196,7 +149,7 @@ pub const CWDHCPS: Command = Command {
             return Reply::Error(AtError::ExecFailed);
         }
         let (lease, start, end) = m.dhcps();
-        m.write(format!("+CWDHCPS:{lease},\"{}\",\"{}\"\r\n", ipv4_string(start), ipv4_string(end)).as_bytes());
+        m.write(format!("+CWDHCPS:{lease},\"{}\",\"{}\"\r\n", super::addr::ipv4_string(start), super::addr::ipv4_string(end)).as_bytes());
         Reply::Ok
     }),
     set: Some(Set {
@@ -220,7 +173,7 @@ pub const CWDHCPS: Command = Command {
             let (Some(lease), Some(start), Some(end)) = (a.int(1), a.str(2), a.str(3)) else {
                 return Reply::Error(AtError::ParamCount(a.len() as u16));
             };
-            let (Some(start), Some(end)) = (parse_ipv4(start), parse_ipv4(end)) else {
+            let (Some(start), Some(end)) = (super::addr::parse_ipv4(start), super::addr::parse_ipv4(end)) else {
                 return Reply::Error(AtError::ParamInvalid(2));
             };
             // The range must lie in the SoftAP's /24, above its own
@@ -260,7 +213,7 @@ pub const CIPAP: Command = Command {
             return Reply::Error(AtError::ExecFailed);
         }
         let cfg = m.ap_ip();
-        write_ip_lines(m, "CIPAP", cfg);
+        super::addr::write_ip_lines(m, "CIPAP", cfg);
         Reply::Ok
     }),
     set: Some(Set {
@@ -269,7 +222,7 @@ pub const CIPAP: Command = Command {
             if !has_softap(m) {
                 return Reply::Error(AtError::ExecFailed);
             }
-            match parse_ip_config(a) {
+            match super::addr::parse_ip_config(a) {
                 Ok(cfg) => {
                     // A new network: the DHCP range follows it.
                     m.save(|s| {
@@ -294,24 +247,12 @@ pub const CIPAPMAC: Command = Command {
         if !has_softap(m) {
             return Reply::Error(AtError::ExecFailed);
         }
-        let mut line = b"+CIPAPMAC:\"".to_vec();
-        line.extend_from_slice(&mac_string(&m.mac(1)));
-        line.extend_from_slice(b"\"\r\n");
-        m.write(&line);
+        super::addr::write_mac(m, "CIPAPMAC", 1);
         Reply::Ok
     }),
     set: Some(Set {
         params: &[Param::str("mac", 17, 17)],
-        run: |m, a, _| {
-            if !has_softap(m) {
-                return Reply::Error(AtError::ExecFailed);
-            }
-            let Some(mac) = super::wifi_config::settable_mac(m, a.str(0).unwrap_or_default(), 0) else {
-                return Reply::Error(AtError::ParamInvalid(0));
-            };
-            m.save(|s| s.macs[1] = Some(mac));
-            Reply::Ok
-        },
+        run: |m, a, _| if has_softap(m) { super::addr::set_mac(m, a, 1) } else { Reply::Error(AtError::ExecFailed) },
     }),
     exec: None,
 };

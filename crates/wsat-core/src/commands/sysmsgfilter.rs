@@ -28,6 +28,9 @@ use crate::module::{DataSink, Module};
 
 /// Longest head or tail expression.
 pub const MAX_EXPR: usize = 64;
+/// Most filters at once (each one runs on every message the module sends;
+/// ESP-AT is bounded by its heap).
+pub const MAX_FILTERS: usize = 32;
 /// `cflags` bit 0: POSIX extended syntax.
 pub const REG_EXTENDED: u8 = 1;
 /// `cflags` bit 1: ignore case.
@@ -296,6 +299,9 @@ pub(crate) fn finish_filter(m: &mut Module, p: PendingFilter, data: Vec<u8>) -> 
             }
             None => Reply::Error(AtError::ExecFailed),
         };
+    }
+    if m.msgfilter.filters.len() >= MAX_FILTERS {
+        return Reply::Error(AtError::ExecFailed);
     }
     let Some(engine) = m.regex.clone() else {
         return Reply::Error(AtError::ExecFailed);

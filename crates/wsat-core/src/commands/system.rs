@@ -37,6 +37,9 @@ impl SystemState {
     }
 }
 
+/// Most distinct registers AT+SYSREG keeps written values for.
+pub const MAX_REGISTERS: usize = 1024;
+
 /// Heap of a freshly booted ESP32-C3 running ESP-AT, in bytes (total, and
 /// free at boot: the AT core, Wi-Fi and lwIP take the rest).
 const HEAP_TOTAL: u32 = 281_000;
@@ -222,6 +225,11 @@ pub const SYSREG: Command = Command {
                     Reply::Ok
                 }
                 (Some(1), Some(v)) => {
+                    // The register file is bounded: a host writing all over
+                    // the address space cannot grow the module without end.
+                    if m.system.registers.len() >= MAX_REGISTERS && !m.system.registers.contains_key(&addr) {
+                        return Reply::Error(AtError::ExecFailed);
+                    }
                     m.system.registers.insert(addr, v as u32);
                     Reply::Ok
                 }

@@ -112,7 +112,7 @@ pub const CWJAP: Command = Command {
                 (None, None) => Vec::new(),
             };
             let bssid = match a.str(2) {
-                Some(text) => match parse_mac(text) {
+                Some(text) => match super::addr::parse_mac(text) {
                     Some(mac) => Some(mac),
                     None => return Reply::Error(AtError::ParamInvalid(2)),
                 },
@@ -248,7 +248,7 @@ pub const CWLAP: Command = Command {
                 return Reply::Error(AtError::ExecFailed);
             }
             let mac = match a.str(1) {
-                Some(text) => match parse_mac(text) {
+                Some(text) => match super::addr::parse_mac(text) {
                     Some(mac) => Some(mac),
                     None => return Reply::Error(AtError::ParamInvalid(1)),
                 },
@@ -306,7 +306,7 @@ pub const CIPSTA: Command = Command {
             (Some(st), false) => st,
             (None, false) => [[0; 4]; 3],
         };
-        super::softap::write_ip_lines(m, "CIPSTA", cfg);
+        super::addr::write_ip_lines(m, "CIPSTA", cfg);
         Reply::Ok
     }),
     set: Some(Set {
@@ -315,7 +315,7 @@ pub const CIPSTA: Command = Command {
             if !has_station(m) {
                 return Reply::Error(AtError::ExecFailed);
             }
-            match super::softap::parse_ip_config(a) {
+            match super::addr::parse_ip_config(a) {
                 Ok(cfg) => {
                     // A static address turns the station's DHCP client off.
                     m.save(|s| {
@@ -356,21 +356,6 @@ pub const CWAUTOCONN: Command = Command {
     }),
     exec: None,
 };
-
-/// Parses `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(text: &[u8]) -> Option<[u8; 6]> {
-    let s = core::str::from_utf8(text).ok()?;
-    let mut mac = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in &mut mac {
-        let p = parts.next()?;
-        if p.len() != 2 {
-            return None;
-        }
-        *b = u8::from_str_radix(p, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
 
 /// Begins joining `config`'s AP. What the radio will answer is decided
 /// now; it is revealed step by step by [`step_join`].
@@ -449,19 +434,5 @@ pub(crate) fn step_join(m: &mut Module, now: Instant) {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn macs() {
-        assert_eq!(parse_mac(b"ca:d7:19:d8:a6:44"), Some([0xca, 0xd7, 0x19, 0xd8, 0xa6, 0x44]));
-        assert_eq!(parse_mac(b"ca:d7:19:d8:a6"), None);
-        assert_eq!(parse_mac(b"ca:d7:19:d8:a6:44:00"), None);
-        assert_eq!(parse_mac(b"ca-d7-19-d8-a6-44"), None);
-        assert_eq!(mac_string(&[0xca, 0xd7, 0x19, 0xd8, 0xa6, 0x44]), b"ca:d7:19:d8:a6:44".to_vec());
     }
 }

@@ -14,7 +14,7 @@ use crate::at::params::Param;
 use crate::at::reply::Reply;
 use crate::at::table::{Command, Set};
 use crate::module::Module;
-use crate::wifi::station::{mac_string, JoinOrigin};
+use crate::wifi::station::JoinOrigin;
 
 /// AT+CWLAPOPT's settings: how AT+CWLAP shapes its list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,38 +271,18 @@ pub(crate) fn set_proto(m: &mut Module, netif: usize, v: Option<i64>) -> Reply {
     Reply::Ok
 }
 
-/// Checks a MAC address a host may set: unicast, not all zeros or ones,
-/// not the other interface's.
-pub(crate) fn settable_mac(m: &Module, text: &[u8], other: usize) -> Option<[u8; 6]> {
-    let mac = super::wifi::parse_mac(text)?;
-    let ok = mac[0] & 1 == 0 && mac != [0; 6] && mac != [0xFF; 6] && mac != m.mac(other);
-    ok.then_some(mac)
-}
-
 /// `AT+CIPSTAMAC`: the station's MAC address.
 pub const CIPSTAMAC: Command = Command {
     name: "+CIPSTAMAC",
     summary: "Query/set the MAC address of the station",
     test: None,
     query: Some(|m, _, _| {
-        let mut line = b"+CIPSTAMAC:\"".to_vec();
-        line.extend_from_slice(&mac_string(&m.mac(0)));
-        line.extend_from_slice(b"\"\r\n");
-        m.write(&line);
+        super::addr::write_mac(m, "CIPSTAMAC", 0);
         Reply::Ok
     }),
     set: Some(Set {
         params: &[Param::str("mac", 17, 17)],
-        run: |m, a, _| {
-            if !has_station(m) {
-                return Reply::Error(AtError::ExecFailed);
-            }
-            let Some(mac) = settable_mac(m, a.str(0).unwrap_or_default(), 1) else {
-                return Reply::Error(AtError::ParamInvalid(0));
-            };
-            m.save(|s| s.macs[0] = Some(mac));
-            Reply::Ok
-        },
+        run: |m, a, _| if has_station(m) { super::addr::set_mac(m, a, 0) } else { Reply::Error(AtError::ExecFailed) },
     }),
     exec: None,
 };
