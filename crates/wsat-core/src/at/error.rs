@@ -28,8 +28,6 @@ pub enum AtError {
     ExecFailed,
     /// Another command is still being processed.
     Busy,
-    /// The command exists but not in this form (test/query/set/execute).
-    WrongType,
 }
 
 impl AtError {
@@ -46,7 +44,6 @@ impl AtError {
             AtError::UnsupportedCommand => (0x09, 0),
             AtError::ExecFailed => (0x0A, 0),
             AtError::Busy => (0x0B, 0),
-            AtError::WrongType => (0x0C, 0),
         };
         (0x01 << 24) | (sub << 16) | u32::from(ext)
     }
@@ -61,6 +58,5 @@ mod tests {
         assert_eq!(AtError::UnsupportedCommand.code(), 0x0109_0000);
         assert_eq!(AtError::ParamInvalid(2).code(), 0x0107_0002);
         assert_eq!(AtError::NoAt.code(), 0x0103_0000);
-        assert_eq!(AtError::WrongType.code(), 0x010C_0000);
     }
 }

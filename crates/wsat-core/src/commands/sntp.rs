@@ -201,13 +201,7 @@ impl Module {
             if deadline <= now {
                 // This server is silent (or answered nonsense): the next.
                 self.sntp.pending = None;
-                let next = server + 1;
-                if next < self.sntp.servers.len() {
-                    self.sntp_query(next, now);
-                } else {
-                    self.actions_log("SNTP: no server answered; retrying later");
-                    self.sntp.next_sync = Some(now + RETRY);
-                }
+                self.sntp_query(server + 1, now);
             }
             return;
         }
@@ -225,18 +219,23 @@ impl Module {
         }
     }
 
-    fn sntp_query(&mut self, server: usize, now: Instant) {
+    /// Asks server `from`, or the next one after it that AT+CIPSNTPCFG
+    /// did not leave empty; with none left, tries again after [`RETRY`].
+    fn sntp_query(&mut self, from: usize, now: Instant) {
+        let servers = &self.sntp.servers;
+        let Some(server) = (from..servers.len()).find(|&i| !servers[i].is_empty()) else {
+            if from > 0 {
+                self.actions_log("SNTP: no server answered; retrying later");
+            }
+            self.sntp.next_sync = Some(now + RETRY);
+            return;
+        };
         let mut n = [0u8; 8];
         self.rng.fill(&mut n);
         let nonce = u64::from_be_bytes(n);
         self.sntp.pending = Some((nonce, server, now + QUERY_TIMEOUT));
         let packet = sntp::request(nonce).to_vec();
         let name = self.sntp.servers[server].clone();
-        if name.is_empty() {
-            // A slot left empty by AT+CIPSNTPCFG: on to the next server.
-            self.sntp.pending = Some((nonce, server, now));
-            return;
-        }
         self.act(Action::SntpSend { server: name, packet });
     }
 

@@ -16,7 +16,7 @@ use crate::module::Module;
 use crate::time::{Duration, Instant};
 
 /// What the hardware commands remember until the next reboot.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SystemState {
     /// AT+SLEEP mode.
     pub sleep: u8,
@@ -32,6 +32,7 @@ pub struct SystemState {
 
 impl SystemState {
     /// A freshly booted chip; `max_tx_power` is the factory_param value.
+    /// ([`Default`] is a placeholder until the first boot sets this.)
     pub fn new(max_tx_power: u8) -> SystemState {
         SystemState { sleep: 1, wakeup: None, rf_power: [max_tx_power, 15, 15, 15], registers: BTreeMap::new(), heap_low: HEAP_TOTAL }
     }

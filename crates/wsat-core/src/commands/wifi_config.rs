@@ -36,7 +36,7 @@ impl Default for LapOptions {
 }
 
 /// The Wi-Fi country (AT+CWCOUNTRY): policy, code, first channel, count.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Country {
     /// 0: follow the AP the station joins; 1: keep this one.
     pub policy: u8,
