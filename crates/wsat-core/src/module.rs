@@ -276,7 +276,7 @@ pub struct Module {
     pub(crate) booted_at: Instant,
     /// AT+RST=1: the chip waits in its ROM's download mode, deaf to AT.
     download_mode: bool,
-    /// The `fs_storage` user partition (AT+SYSFLASH).
+    /// The `fs_storage` user partition (AT+SYSFLASH); empty while erased.
     pub(crate) flash: Vec<u8>,
     /// AT+SYSMSGFILTER's filters.
     pub(crate) msgfilter: commands::sysmsgfilter::FilterState,
@@ -326,7 +326,8 @@ impl Module {
             country: Default::default(),
             booted_at: now,
             download_mode: false,
-            flash: config.flash.filter(|f| f.len() == commands::sysflash::FS_STORAGE_SIZE).unwrap_or_else(commands::sysflash::blank_fs_storage),
+            // Empty until first written: an erased partition costs no RAM.
+            flash: config.flash.filter(|f| f.len() == commands::sysflash::FS_STORAGE_SIZE).unwrap_or_default(),
             msgfilter: Default::default(),
             regex: config.regex.map(|r| r.0),
             line: LineAssembler::new(),
@@ -362,8 +363,12 @@ impl Module {
     }
 
     /// The `fs_storage` user partition.
-    pub fn flash(&self) -> &[u8] {
-        &self.flash
+    pub fn flash(&self) -> alloc::borrow::Cow<'_, [u8]> {
+        if self.flash.is_empty() {
+            alloc::borrow::Cow::Owned(commands::sysflash::blank_fs_storage())
+        } else {
+            alloc::borrow::Cow::Borrowed(&self.flash)
+        }
     }
 
     /// The UART settings in effect.

@@ -171,7 +171,7 @@ fn carry_out(
                 }
             }
             Action::Persist(Store::Flash) => {
-                if let Err(e) = state.save_flash(module.flash()) {
+                if let Err(e) = state.save_flash(&module.flash()) {
                     tracing::error!(error = %format!("{e:#}"), "cannot save the fs_storage partition");
                 }
             }

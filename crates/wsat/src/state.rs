@@ -11,7 +11,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wsat_core::mfg::MfgNvs;
@@ -75,7 +75,13 @@ impl StateDir {
     pub fn load_flash(&self) -> Result<Option<Vec<u8>>> {
         let path = self.dir.join(FLASH);
         match fs::read(&path) {
-            Ok(bytes) => Ok(Some(bytes)),
+            Ok(bytes) if bytes.len() == wsat_core::commands::sysflash::FS_STORAGE_SIZE => Ok(Some(bytes)),
+            Ok(bytes) => bail!(
+                "{} is {} bytes; the fs_storage partition is {} (delete the file to start with an erased partition)",
+                path.display(),
+                bytes.len(),
+                wsat_core::commands::sysflash::FS_STORAGE_SIZE
+            ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
@@ -151,5 +157,19 @@ mod tests {
         fs::write(tmp.path().join(SETTINGS), b"{not json").unwrap();
         let err = format!("{:#}", st.load_settings().unwrap_err());
         assert!(err.contains("not a valid wsat state file"), "{err}");
+    }
+
+    #[test]
+    fn fs_storage_round_trip_and_a_wrong_size() {
+        let tmp = tempfile::tempdir().unwrap();
+        let st = StateDir::open(tmp.path()).unwrap();
+        assert_eq!(st.load_flash().unwrap(), None);
+        let mut part = wsat_core::commands::sysflash::blank_fs_storage();
+        part[7] = 0x42;
+        st.save_flash(&part).unwrap();
+        assert_eq!(st.load_flash().unwrap(), Some(part));
+        fs::write(tmp.path().join(FLASH), b"short").unwrap();
+        let err = format!("{:#}", st.load_flash().unwrap_err());
+        assert!(err.contains("is 5 bytes; the fs_storage partition is 102400"), "{err}");
     }
 }

@@ -90,14 +90,19 @@ pub const SYSFLASH: Command = Command {
                             if off % SECTOR != 0 || len % SECTOR != 0 {
                                 return Reply::Error(AtError::ParamInvalid(2));
                             }
-                            m.flash[off..off + len].fill(0xFF);
+                            if !m.flash.is_empty() {
+                                m.flash[off..off + len].fill(0xFF);
+                            }
                             m.act(Action::Persist(Store::Flash));
                             Reply::Ok
                         }
                         1 => Reply::Prompt { len, sink: DataSink::Flash(PendingWrite { offset: off }) },
                         _ => {
                             let mut out = format!("+SYSFLASH:{len},").into_bytes();
-                            out.extend_from_slice(&m.flash[off..off + len]);
+                            match m.flash.get(off..off + len) {
+                                Some(bytes) => out.extend_from_slice(bytes),
+                                None => out.resize(out.len() + len, 0xFF),
+                            }
                             out.extend_from_slice(b"\r\n");
                             m.write(&out);
                             Reply::Ok
@@ -114,6 +119,9 @@ pub const SYSFLASH: Command = Command {
 /// The data of an `fs_storage` write arrived: NOR semantics, bits only
 /// clear.
 pub(crate) fn finish_write(m: &mut Module, w: PendingWrite, data: Vec<u8>) -> Reply {
+    if m.flash.is_empty() {
+        m.flash = blank_fs_storage();
+    }
     for (cell, b) in m.flash[w.offset..w.offset + data.len()].iter_mut().zip(data) {
         *cell &= b;
     }
