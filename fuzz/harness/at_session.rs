@@ -17,12 +17,20 @@
 //! | 7       | `v: u16` (LE)             | `Event::ApLost { down_for: v * 10 ms }`               |
 //! | 8       | -                         | a spurious `handle_timeout(now)`                      |
 //! | 9       | -                         | power cycle: a new `Module` from the "flash"          |
-//! | 10      | `b`                       | `handle_link_event(b & 3, kind)`, see below           |
+//! | 10      | `b`                       | `handle_socket_event(link, kind)`, see below          |
 //! | 11      | `b`                       | the server's handshake answer on link `b & 3`         |
-//! | 12      | `l`, `n`, then n bytes    | `handle_link_data(l & 3, bytes)`: raw server bytes    |
+//! | 12      | `l`, `n`, then n bytes    | `handle_socket_data(link, bytes)`: raw peer bytes     |
 //! | 13      | `l`, `h`, `n`, n bytes    | one server frame on link `l & 3`, see below           |
 //! | 14      | -                         | acknowledge every send waiting for `Written`          |
 //! | 15      | -                         | every pending connect succeeds, every handshake is answered |
+//!
+//! Links are numbered 0-2 (WebSocket links 0-2), 3 (no such link), 4-8
+//! (TCP/IP links 0-4) and 9-11 (no such link). Ops 10 and 12 address
+//! WebSocket link `b & 3` (resp. `l & 3`) when bit 4 of the op byte is
+//! clear, and TCP/IP link number `4 + ((b & 3) | (op >> 5 & 1) << 2)` when
+//! it is set; data for a UDP link arrives from 127.0.0.1 port
+//! 7000-7002. Resolve and ping actions are answered (loopback, 1 ms) when
+//! the clock's millisecond count is even and left to time out otherwise.
 //!
 //! Op 4 advances by `v >> 1` milliseconds when `v` is even and by `v >> 1`
 //! seconds when it is odd. Op 10's kind is `(b >> 2) & 3`: `Connected`,
@@ -48,8 +56,8 @@
 //! - no livelock: when a deadline is due, calling `handle_timeout(now)`
 //!   again and again (at most [`TIMEOUT_RETRIES`] times) moves
 //!   `poll_timeout()` past `now` (or to `None`);
-//! - link actions keep the runtime contract: link ids are 0-2; a link is
-//!   only written to between its `LinkConnect` and its `LinkClose`; every
+//! - socket actions keep the runtime contract: a socket is only written
+//!   to between its `Connect` and its `Close`; on a WebSocket socket every
 //!   client frame is masked, well formed, and a control frame is final
 //!   with at most 125 bytes of payload;
 //! - the port always recovers: at the end the host detaches, deadlines are
@@ -68,7 +76,7 @@ use wsat_core::mfg::MfgNvs;
 use wsat_core::settings::Settings;
 use wsat_core::wifi::radio::Radio;
 use wsat_core::ws::handshake::accept_for;
-use wsat_core::ws::link::LinkEvent;
+use wsat_core::net::{FailReason, SocketEvent, SocketId, Transport as Kind};
 use wsat_core::{Action, Config, Duration, Event, Instant, Module, Store, VersionInfo};
 
 /// Most deadlines one advance (op 4) fires before it just moves the clock.
@@ -80,8 +88,44 @@ pub const SETTLE_STEPS: usize = 600;
 pub const SETTLE_EXACT: usize = 200;
 /// `handle_timeout(now)` calls allowed before the deadline must move on.
 pub const TIMEOUT_RETRIES: usize = 16;
-/// Link ids the harness addresses (0-2 exist, 3 does not).
-pub const LINK_IDS: usize = 4;
+/// Link numbers the harness addresses (see the module docs).
+pub const LINK_IDS: usize = 12;
+
+/// The socket behind harness link number `link`, if it exists.
+pub fn socket_of(link: u8) -> Option<SocketId> {
+    match link {
+        0..=2 => Some(SocketId::ws(usize::from(link))),
+        4..=8 => Some(SocketId::ip(usize::from(link - 4))),
+        _ => None,
+    }
+}
+
+/// The harness link number of a socket.
+fn link_of(socket: SocketId) -> u8 {
+    match socket.family() {
+        wsat_core::net::socket::Family::WebSocket(l) => l as u8,
+        wsat_core::net::socket::Family::Ip(l) => 4 + l as u8,
+    }
+}
+
+/// The link an op 10/12 addresses: its op byte and link byte.
+fn link_from(op: u8, b: u8) -> u8 {
+    if op & 0x10 == 0 {
+        b & 3
+    } else {
+        4 + ((b & 3) | ((op >> 5) & 1) << 2)
+    }
+}
+
+/// The op byte and link bits that encode `link` for op `code`.
+fn link_to(code: u8, link: u8) -> (u8, u8) {
+    if link < 4 {
+        (code, link & 3)
+    } else {
+        let n = (link - 4) & 7;
+        (code | 0x10 | ((n >> 2) & 1) << 5, n & 3)
+    }
+}
 
 /// The operations, decoded (for the replay test's messages and debugging).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +182,8 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
     let mut r = Reader(data);
     let mut ops = Vec::new();
     while !r.0.is_empty() {
-        let op = r.u8() % 16;
+        let byte = r.u8();
+        let op = byte % 16;
         ops.push(match op {
             0..=3 => {
                 let n = usize::from(r.u8());
@@ -160,14 +205,14 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
             9 => Op::PowerCycle,
             10 => {
                 let b = r.u8();
-                Op::LinkEvent(b & 3, (b >> 2) & 3, u32::from(b >> 4))
+                Op::LinkEvent(link_from(byte, b), (b >> 2) & 3, u32::from(b >> 4))
             }
             11 => {
                 let b = r.u8();
                 Op::Handshake(b & 3, (b >> 2) & 3)
             }
             12 => {
-                let l = r.u8() & 3;
+                let l = link_from(byte, r.u8());
                 let n = usize::from(r.u8());
                 Op::LinkData(l, r.bytes(n).to_vec())
             }
@@ -216,11 +261,15 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
             }
             Op::SpuriousTimeout => out.push(8),
             Op::PowerCycle => out.push(9),
-            Op::LinkEvent(l, kind, seq) => out.extend_from_slice(&[10, (l & 3) | (kind & 3) << 2 | ((*seq as u8) << 4)]),
+            Op::LinkEvent(l, kind, seq) => {
+                let (code, bits) = link_to(10, *l);
+                out.extend_from_slice(&[code, bits | (kind & 3) << 2 | ((*seq as u8) << 4)]);
+            }
             Op::Handshake(l, answer) => out.extend_from_slice(&[11, (l & 3) | (answer & 3) << 2]),
             Op::LinkData(l, b) => {
+                let (code, bits) = link_to(12, *l);
                 for chunk in b.chunks(255) {
-                    out.extend_from_slice(&[12, *l, chunk.len() as u8]);
+                    out.extend_from_slice(&[code, bits, chunk.len() as u8]);
                     out.extend_from_slice(chunk);
                 }
             }
@@ -261,6 +310,8 @@ struct Transport {
     request: Option<(String, Option<Vec<u8>>)>,
     /// Tracked sends not yet acknowledged, oldest first.
     unacked: Vec<(u32, bool)>,
+    /// A UDP socket (its data comes with a sender).
+    udp: bool,
 }
 
 /// A module, its "flash", its links' transports and a fake clock.
@@ -420,28 +471,38 @@ impl Session {
                 self.module.handle_host_clock(1_700_000_000_000 + self.now.millis(), self.now);
             }
             Action::Rebooted => self.links = Default::default(),
-            Action::LinkConnect { link, .. } => {
-                assert!(link < 3, "LinkConnect for link {link}");
+            Action::Connect { socket, transport, .. } => {
+                let link = link_of(socket);
                 // Any transport the link had is dropped first.
-                self.links[usize::from(link)] = Transport { open: true, connect_pending: true, ..Transport::default() };
+                let udp = matches!(transport, Kind::Udp { .. });
+                self.links[usize::from(link)] = Transport { open: true, connect_pending: true, udp, ..Transport::default() };
             }
-            Action::LinkSend { link, data, seq, immediate } => {
-                assert!(link < 3, "LinkSend for link {link}");
+            Action::Send { socket, data, seq, immediate, to } => {
+                let link = link_of(socket);
                 let t = &mut self.links[usize::from(link)];
-                assert!(t.open, "link {link}: LinkSend without a transport (after LinkClose or before LinkConnect)");
-                if data.starts_with(b"GET ") {
-                    t.request = Some(parse_request(&data));
+                assert!(t.open, "link {link}: Send without a transport (after Close or before Connect)");
+                if link < 3 {
+                    assert!(to.is_none(), "link {link}: a WebSocket send with a UDP destination");
+                    if data.starts_with(b"GET ") {
+                        t.request = Some(parse_request(&data));
+                    } else {
+                        check_client_frames(link, &data);
+                    }
                 } else {
-                    check_client_frames(link, &data);
+                    assert!(!data.is_empty(), "link {link}: empty send");
+                    assert!(to.is_none() || t.udp, "link {link}: a destination on a stream socket");
                 }
                 if let Some(seq) = seq {
                     t.unacked.push((seq, immediate));
                 }
             }
-            Action::LinkClose { link } => {
-                assert!(link < 3, "LinkClose for link {link}");
-                self.links[usize::from(link)] = Transport::default();
+            Action::Close { socket, .. } => {
+                self.links[usize::from(link_of(socket))] = Transport::default();
             }
+            Action::Resolve { .. } if self.now.millis() % 2 == 0 => {
+                self.module.handle_resolved(&[core::net::IpAddr::from([127, 0, 0, 1])], self.now);
+            }
+            Action::Ping { .. } if self.now.millis() % 2 == 0 => self.module.handle_ping(Some(1), self.now),
             // SNTP requests go unanswered (the servers are unreachable);
             // actions added to the core later are ignored until the
             // harness knows them.
@@ -484,12 +545,16 @@ impl Session {
     }
 
     fn link_data(&mut self, link: u8, data: &[u8]) {
-        self.module.handle_link_data(link, data, self.now);
+        let Some(socket) = socket_of(link) else { return };
+        let t = &self.links[usize::from(link)];
+        let from = t.udp.then(|| core::net::SocketAddr::from(([127, 0, 0, 1], 7000 + (data.len() % 3) as u16)));
+        self.module.handle_socket_data(socket, data, from, self.now);
         self.drain();
     }
 
-    fn link_event(&mut self, link: u8, event: LinkEvent) {
-        self.module.handle_link_event(link, event, self.now);
+    fn link_event(&mut self, link: u8, event: SocketEvent) {
+        let Some(socket) = socket_of(link) else { return };
+        self.module.handle_socket_event(socket, event, self.now);
         self.drain();
     }
 
@@ -534,25 +599,25 @@ impl Session {
                 let event = match kind {
                     0 => {
                         t.connect_pending = false;
-                        LinkEvent::Connected
+                        SocketEvent::Connected { local_port: 40000, remote: Some(core::net::SocketAddr::from(([127, 0, 0, 1], 7000))) }
                     }
-                    1 => LinkEvent::Failed,
-                    2 => LinkEvent::Eof,
+                    1 => SocketEvent::Failed(FailReason::Reset),
+                    2 => SocketEvent::Eof,
                     // An immediate send may be refused (odd `b >> 4`): the
                     // socket took none of it.
                     _ => match t.unacked.first().copied() {
-                        None => LinkEvent::Written(*seq),
+                        None => SocketEvent::Written(*seq),
                         Some((oldest, immediate)) => {
                             t.unacked.remove(0);
                             if immediate && *seq & 1 == 1 {
-                                LinkEvent::Refused(oldest)
+                                SocketEvent::Refused(oldest)
                             } else {
-                                LinkEvent::Written(oldest)
+                                SocketEvent::Written(oldest)
                             }
                         }
                     },
                 };
-                if matches!(event, LinkEvent::Failed | LinkEvent::Eof) {
+                if matches!(event, SocketEvent::Failed(_) | SocketEvent::Eof) {
                     // The transport is gone; the core closes it (again).
                     t.connect_pending = false;
                 }
@@ -576,17 +641,17 @@ impl Session {
                 }
             }
             Op::AckAll => {
-                for link in 0..3u8 {
+                for link in (0..LINK_IDS as u8).filter(|&l| socket_of(l).is_some()) {
                     while !self.links[usize::from(link)].unacked.is_empty() {
                         let (seq, _) = self.links[usize::from(link)].unacked.remove(0);
-                        self.link_event(link, LinkEvent::Written(seq));
+                        self.link_event(link, SocketEvent::Written(seq));
                     }
                 }
             }
             Op::ServeAll => {
-                for link in 0..3u8 {
+                for link in (0..LINK_IDS as u8).filter(|&l| socket_of(l).is_some()) {
                     if core::mem::take(&mut self.links[usize::from(link)].connect_pending) {
-                        self.link_event(link, LinkEvent::Connected);
+                        self.link_event(link, SocketEvent::CONNECTED);
                     }
                     if let Some((key, sub)) = self.links[usize::from(link)].request.take() {
                         let r = handshake_response(&key, sub.as_deref(), 0);

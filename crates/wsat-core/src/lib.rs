@@ -21,12 +21,14 @@ extern crate std;
 pub mod at;
 pub mod clock;
 pub mod commands;
+pub mod ip;
 pub mod mfg;
 pub mod module;
 pub mod settings;
 pub mod sntp;
 pub mod time;
 pub mod wifi;
+pub mod net;
 pub mod ws;
 
 pub use module::{Action, Config, Event, Module, Store, TlsParams, VersionInfo};

@@ -43,6 +43,7 @@ use crate::settings::{Settings, UartConfig};
 use crate::time::{Duration, Instant};
 use crate::wifi::radio::Radio;
 use crate::wifi::station::Station;
+use crate::net::{Endpoint, SocketId, Sockets, Transport};
 use crate::ws::link::{Link, Rng, LINKS};
 
 /// How long a reboot (AT+RST, AT+RESTORE) keeps the port deaf.
@@ -115,42 +116,65 @@ pub enum Action {
     SetUart(UartConfig),
     /// The module rebooted: drop every network resource it held.
     Rebooted,
-    /// Open a transport for a WebSocket link: resolve `host`, connect TCP
-    /// (and TLS with `tls`), within `timeout`. Answer with
-    /// [`LinkEvent::Connected`] or [`LinkEvent::Failed`]. Any transport the
-    /// link still had is dropped first.
-    LinkConnect {
-        /// Link 0-2.
-        link: u8,
+    /// Open a transport for `socket`: resolve `host`, connect (TCP, TLS)
+    /// or bind (UDP), within `timeout`. Answer with
+    /// [`SocketEvent::Connected`](crate::net::SocketEvent::Connected) or [`SocketEvent::Failed`](crate::net::SocketEvent::Failed). Any transport
+    /// the socket still had is dropped first.
+    Connect {
+        /// Which socket.
+        socket: SocketId,
+        /// TCP, TLS or UDP, with what each needs.
+        transport: Transport,
         /// Host name or address.
         host: String,
-        /// TCP port.
+        /// Remote port.
         port: u16,
-        /// For wss://: the credentials and rules of the TLS handshake.
-        tls: Option<TlsParams>,
         /// Connect timeout.
         timeout: Duration,
     },
-    /// Write bytes to a link's transport, in order. With `seq`, answer
-    /// [`LinkEvent::Written`] once all of them are in the socket.
-    LinkSend {
-        /// Link 0-2.
-        link: u8,
-        /// The bytes (frames, or the handshake request).
+    /// Write bytes to a socket's transport, in order. With `seq`, answer
+    /// [`SocketEvent::Written`](crate::net::SocketEvent::Written) once all of them are in the socket.
+    Send {
+        /// Which socket.
+        socket: SocketId,
+        /// The bytes (frames, a handshake request, a datagram).
         data: Vec<u8>,
         /// Acknowledge with this number.
         seq: Option<u32>,
         /// Hand the bytes to the socket only if it takes them now (a send
-        /// timeout of 0): [`LinkEvent::Written`] if it takes them all at
-        /// once, [`LinkEvent::Refused`] if it takes none (nothing goes
-        /// out), [`LinkEvent::Failed`] (the connection dropped) if it takes
-        /// only part.
+        /// timeout of 0): [`SocketEvent::Written`](crate::net::SocketEvent::Written) if it takes them all at
+        /// once, [`SocketEvent::Refused`](crate::net::SocketEvent::Refused) if it takes none (nothing goes
+        /// out), [`SocketEvent::Failed`](crate::net::SocketEvent::Failed) (the connection dropped) if it
+        /// takes only part.
         immediate: bool,
+        /// UDP: send this datagram here rather than to the connected peer.
+        to: Option<Endpoint>,
     },
-    /// Close a link's transport.
-    LinkClose {
-        /// Link 0-2.
-        link: u8,
+    /// Close a socket's transport: after what was queued for it has been
+    /// written (a close frame), or at once with a TCP RST (`abort`).
+    Close {
+        /// Which socket.
+        socket: SocketId,
+        /// Reset rather than an orderly close.
+        abort: bool,
+    },
+    /// Resolve `host` (AT+CIPDOMAIN): answer with
+    /// [`Module::handle_resolved`].
+    Resolve {
+        /// The name.
+        host: String,
+        /// Which addresses are wanted.
+        family: commands::dns::Family,
+        /// How long the lookup may take.
+        timeout: Duration,
+    },
+    /// Send an ICMP echo to `host` (AT+PING): answer with
+    /// [`Module::handle_ping`].
+    Ping {
+        /// Name or address.
+        host: String,
+        /// How long to wait for the reply.
+        timeout: Duration,
     },
     /// Something worth logging (why a link failed, ...).
     Log(String),
@@ -168,8 +192,8 @@ pub enum Action {
     },
 }
 
-/// What a wss:// connection needs, from AT+WSCFG and the manufacturing NVS
-/// (PEM or DER bytes as stored).
+/// What a TLS connection (wss://, SSL links) needs, from AT+WSCFG or
+/// AT+CIPSSLC* and the manufacturing NVS (PEM or DER bytes as stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsParams {
     /// Client certificate (auth_mode 1 and 3): `wss_cert.<pki_number>`.
@@ -182,6 +206,15 @@ pub struct TlsParams {
     /// The module clock, Unix seconds: certificate validity is checked
     /// against it, not against the host's clock.
     pub now_unix: u64,
+    /// The server name to send (SNI); `None`: the host name connected to.
+    pub sni: Option<String>,
+    /// ALPN protocols to offer (none: no ALPN extension).
+    pub alpn: Vec<Vec<u8>>,
+    /// The name the server certificate must carry (AT+CIPSSLCCN); `None`:
+    /// names are not checked, as ESP-AT does not check them by default.
+    pub common_name: Option<String>,
+    /// The cipher suites to offer, by IANA number (empty: every one).
+    pub ciphers: Vec<u16>,
 }
 
 /// An input other than serial bytes and time.
@@ -207,6 +240,8 @@ pub enum DataSink {
     MsgFilter(commands::sysmsgfilter::PendingFilter),
     /// AT+SYSFLASH write.
     Flash(commands::sysflash::PendingWrite),
+    /// AT+CIPSEND / AT+CIPSENDEX payload.
+    IpSend(commands::tcpip::PendingSend),
 }
 
 /// A command still running after its handler returned.
@@ -227,6 +262,19 @@ pub(crate) enum Job {
         /// The send's number.
         seq: u32,
     },
+    /// AT+CIPSTART waiting for TCP/IP link `.0` to connect.
+    IpConnect(usize),
+    /// AT+CIPSEND waiting for its bytes to be written (deadline: timeout).
+    IpSend {
+        /// The link.
+        link: usize,
+        /// The send's number.
+        seq: u32,
+    },
+    /// AT+CIPDOMAIN waiting for the resolver.
+    Resolve,
+    /// AT+PING waiting for the echo.
+    Ping,
 }
 
 #[derive(Debug)]
@@ -257,6 +305,12 @@ pub struct Module {
     pub(crate) clock: ModuleClock,
     pub(crate) clock_source: ClockSource,
     pub(crate) sntp: SntpState,
+    /// The transport table (every family's sockets).
+    pub(crate) sockets: Sockets,
+    /// The TCP/UDP/SSL links and their settings.
+    pub(crate) ip: crate::ip::IpState,
+    /// The running AT+CIPDOMAIN's options.
+    pub(crate) lookup: commands::dns::LookupState,
     /// The three WebSocket links.
     pub(crate) links: [Link; LINKS],
     /// AT+WSHEAD's headers, newest first.
@@ -315,6 +369,9 @@ impl Module {
             clock: ModuleClock::epoch(now),
             clock_source: config.clock_source,
             sntp: SntpState::default(),
+            sockets: Sockets::default(),
+            ip: Default::default(),
+            lookup: Default::default(),
             links: [Link::new(), Link::new(), Link::new()],
             ws_headers: Vec::new(),
             rng: Rng::new(config.seed),
@@ -399,6 +456,37 @@ impl Module {
         let mut rest = bytes;
         while !rest.is_empty() {
             match &mut self.state {
+                PortState::Data { sink: DataSink::IpSend(_), .. } if bytes == b"+++" => {
+                    // `+++` alone while AT+CIPSEND waits for data cancels it.
+                    self.state = PortState::Idle;
+                    self.out.extend_from_slice(b"\r\nSEND Canceled\r\n");
+                    rest = &[];
+                }
+                PortState::Data { remaining, buf, sink: DataSink::IpSend(s) } if s.ex => {
+                    // AT+CIPSENDEX: escapes are undone as bytes arrive (the
+                    // length counts data bytes); `\0` ends the data early.
+                    let mut ended = false;
+                    let mut used = 0;
+                    for &b in rest {
+                        if *remaining == 0 {
+                            break;
+                        }
+                        used += 1;
+                        let (byte, end) = s.ex_byte(b);
+                        if end {
+                            ended = true;
+                            break;
+                        }
+                        if let Some(byte) = byte {
+                            buf.push(byte);
+                            *remaining -= 1;
+                        }
+                    }
+                    rest = &rest[used..];
+                    if ended || *remaining == 0 {
+                        self.finish_data(now);
+                    }
+                }
                 PortState::Data { remaining, buf, .. } => {
                     let n = (*remaining).min(rest.len());
                     buf.extend_from_slice(&rest[..n]);
@@ -492,6 +580,21 @@ impl Module {
                     self.state = PortState::Idle;
                     self.finish(Reply::Error(AtError::ExecFailed));
                 }
+                PortState::Busy(Job::IpSend { .. }) => {
+                    // The socket did not take the data in time.
+                    self.state = PortState::Idle;
+                    self.write(reply::SEND_FAIL);
+                }
+                PortState::Busy(Job::IpConnect(id)) => {
+                    self.state = PortState::Idle;
+                    self.finish(Reply::Error(AtError::ExecFailed));
+                    self.ip_free(id, true);
+                }
+                PortState::Busy(ref job @ (Job::Resolve | Job::Ping)) => {
+                    let job = job.clone();
+                    self.state = PortState::Idle;
+                    self.finish_lookup_timeout(job);
+                }
                 _ => {}
             }
         }
@@ -584,16 +687,16 @@ impl Module {
         }
     }
 
-    /// Queues a piece of link `link`'s `+WS_DATA` report: header (may be
-    /// empty), data, CR LF.
-    pub(crate) fn urc_report(&mut self, link: usize, piece: Piece, head: &[u8], data: &[u8], crlf: bool) {
+    /// Queues a piece of a socket's data report (`+WS_DATA`, `+IPD`):
+    /// header (may be empty), data, CR LF.
+    pub(crate) fn urc_report(&mut self, socket: SocketId, piece: Piece, head: &[u8], data: &[u8], crlf: bool) {
         let mut r = Vec::with_capacity(head.len() + data.len() + 2);
         r.extend_from_slice(head);
         r.extend_from_slice(data);
         if crlf {
             r.extend_from_slice(b"\r\n");
         }
-        self.urcs.link(link, piece, r);
+        self.urcs.link(socket, piece, r);
     }
 
     /// Bytes the host has yet to take: output plus queued reports.
@@ -626,6 +729,14 @@ impl Module {
     pub(crate) fn running_send(&self, link: usize) -> Option<u32> {
         match &self.state {
             PortState::Busy(Job::WsSend { link: l, seq }) if *l == link => Some(*seq),
+            _ => None,
+        }
+    }
+
+    /// The AT+CIPSEND running on TCP/IP link `link`, if any: its send number.
+    pub(crate) fn running_ip_send(&self, link: usize) -> Option<u32> {
+        match &self.state {
+            PortState::Busy(Job::IpSend { link: l, seq }) if *l == link => Some(*seq),
             _ => None,
         }
     }
@@ -668,6 +779,7 @@ impl Module {
         self.urcs.clear();
         self.station = Station::default();
         self.ws_drop_all();
+        self.ip_drop_all();
         self.ws_headers.clear();
         self.act(Action::Rebooted);
         self.state = PortState::Busy(Job::Reboot);
@@ -710,10 +822,18 @@ impl Module {
     pub(crate) fn drop_station(&mut self, now: Instant) {
         if self.station.disconnect() {
             self.urc(b"WIFI DISCONNECT");
-            self.ws_network_down(now);
+            self.network_down(now);
         }
         let target = core::mem::take(&mut self.station.target);
         self.station = Station { target, ..Station::default() };
+    }
+
+    /// The station lost its network: links on it go down (TCP/IP links
+    /// AT+CIPCONNPERSIST keeps stay).
+    pub(crate) fn network_down(&mut self, now: Instant) {
+        self.ip.sta_state = 5;
+        self.ws_network_down(now);
+        self.ip_network_down();
     }
 
     /// What a boot resets: everything the chip keeps only in RAM.
@@ -829,6 +949,7 @@ impl Module {
             DataSink::WsHead => commands::websocket::finish_head(self, buf),
             DataSink::MsgFilter(p) => commands::sysmsgfilter::finish_filter(self, p, buf),
             DataSink::Flash(w) => commands::sysflash::finish_write(self, w, buf),
+            DataSink::IpSend(s) => commands::tcpip::finish_send(self, s, buf, now),
         };
         self.finish(reply);
     }
@@ -850,7 +971,7 @@ impl Module {
         let had_link = self.station.disconnect();
         if had_link {
             self.urc(b"WIFI DISCONNECT");
-            self.ws_network_down(now);
+            self.network_down(now);
         }
         if self.running(&Job::Join) {
             self.complete(Job::Join, Reply::Error(AtError::ExecFailed));
@@ -877,7 +998,7 @@ impl Module {
             self.report_progress = now;
         }
         if !self.deferred.is_empty() && now >= self.report_progress + REPORT_STALL {
-            if let Some(link) = self.urcs.open_link() {
+            if let Some(crate::net::socket::Family::WebSocket(link)) = self.urcs.open_link().map(SocketId::family) {
                 // The server stalled mid-frame and the host is waiting.
                 self.ws_cut_report(link);
                 self.urcs.drain_into(&mut self.out);

@@ -129,6 +129,12 @@ pub struct Settings {
     pub ap_ip: Option<Ipv4Config>,
     /// AT+CWSAP; `None`: the factory SoftAP (`ESP_xxxxxx`, open).
     pub softap: Option<SoftApConfig>,
+    /// AT+CIPSSLCCONF per TCP/IP link: auth_mode, pki_number, ca_number.
+    pub ssl_conf: [[u8; 3]; 5],
+    /// AT+CIPDNS: manual servers (`None`: automatic, from DHCP).
+    pub dns: Option<Vec<alloc::string::String>>,
+    /// AT+CIPRECONNINTV: passthrough reconnection interval, in 100 ms.
+    pub reconn_intv: u16,
 }
 
 impl Default for Settings {
@@ -150,6 +156,9 @@ impl Default for Settings {
             sta_ip: None,
             ap_ip: None,
             softap: None,
+            ssl_conf: [[0; 3]; 5],
+            dns: None,
+            reconn_intv: 1,
         }
     }
 }

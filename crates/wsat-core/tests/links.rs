@@ -6,7 +6,7 @@ use wsat_core::mfg::MfgNvs;
 use wsat_core::wifi::radio::Radio;
 use wsat_core::ws::frame::{FrameHeader, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT};
 use wsat_core::ws::handshake::accept_for;
-use wsat_core::ws::link::LinkEvent;
+use wsat_core::net::{SocketEvent, SocketId};
 use wsat_core::ws::mask;
 use wsat_core::{Action, Config, Duration, Instant, Module, VersionInfo};
 
@@ -68,11 +68,13 @@ impl Rig {
             }
             let Some(a) = self.m.poll_action() else { break };
             match a {
-                Action::LinkConnect { link, .. } => {
+                Action::Connect { socket, .. } => {
+                    let link = socket.index() as u8;
                     self.connects[link as usize] += 1;
-                    self.m.handle_link_event(link, LinkEvent::Connected, self.now);
+                    self.m.handle_socket_event(socket, SocketEvent::CONNECTED, self.now);
                 }
-                Action::LinkSend { link, data, seq, .. } => {
+                Action::Send { socket, data, seq, .. } => {
+                    let link = socket.index() as u8;
                     if data.starts_with(b"GET ") {
                         self.answer_handshake(link, &data);
                     } else {
@@ -80,13 +82,13 @@ impl Rig {
                     }
                     if let Some(seq) = seq {
                         if self.ack_sends {
-                            self.m.handle_link_event(link, LinkEvent::Written(seq), self.now);
+                            self.m.handle_socket_event(SocketId::ws(link as usize), SocketEvent::Written(seq), self.now);
                         } else {
                             self.unacked.push((link, seq));
                         }
                     }
                 }
-                Action::LinkClose { link } => self.closes[link as usize] += 1,
+                Action::Close { socket, .. } => self.closes[socket.index()] += 1,
                 _ => {}
             }
         }
@@ -104,7 +106,7 @@ impl Rig {
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
             accept_for(&key)
         );
-        self.m.handle_link_data(link, resp.as_bytes(), self.now);
+        self.m.handle_socket_data(SocketId::ws(link as usize), resp.as_bytes(), None, self.now);
     }
 
     fn record_frames(&mut self, link: u8, mut data: &[u8]) {
@@ -127,7 +129,7 @@ impl Rig {
         let mut f = Vec::new();
         FrameHeader { fin, rsv: 0, opcode, mask: None, payload_len: payload.len() as u64 }.emit(&mut f);
         f.extend_from_slice(payload);
-        self.m.handle_link_data(link, &f, self.now);
+        self.m.handle_socket_data(SocketId::ws(link as usize), &f, None, self.now);
         self.pump();
     }
 
@@ -264,7 +266,7 @@ fn protocol_errors_close_with_their_code() {
         let before = if frame[0] == 0x01 { "+WS_DATA:0,1,a\r\n" } else { "" };
         let mut r = Rig::new();
         r.open(0);
-        r.m.handle_link_data(0, &frame, r.now);
+        r.m.handle_socket_data(SocketId::ws(0), &frame, None, r.now);
         r.pump();
         assert_eq!(r.sent[0], [(OP_CLOSE, true, code.to_be_bytes().to_vec())], "{frame:02x?}");
         r.server_frame(0, true, OP_CLOSE, &code.to_be_bytes());
@@ -315,19 +317,19 @@ fn reports_wait_for_data_mode_and_back_pressure_engages() {
     r.send(b"hi");
     assert_eq!(r.take(), "\r\nSEND OK\r\n+WS_DATA:0,5,early\r\n");
     // A host that does not read: reads stop above the high-water mark.
-    assert!(r.m.link_read_allowed(0));
+    assert!(r.m.read_window(SocketId::ws(0)) > 0);
     let big = vec![b'a'; 40_000];
     r.server_frame(0, true, OP_BINARY, &big[..16_000]);
     r.server_frame(0, true, OP_BINARY, &big[..16_000]);
     r.server_frame(0, true, OP_BINARY, &big);
     // pump() drains output like a fast host; refill without draining.
     for _ in 0..2 {
-        r.m.handle_link_data(0, &[0x82, 0x7e, 0x9c, 0x40], r.now);
-        r.m.handle_link_data(0, &big, r.now);
+        r.m.handle_socket_data(SocketId::ws(0), &[0x82, 0x7e, 0x9c, 0x40], None, r.now);
+        r.m.handle_socket_data(SocketId::ws(0), &big, None, r.now);
     }
-    assert!(!r.m.link_read_allowed(0), "backlog {}", r.m.serial_backlog());
+    assert_eq!(r.m.read_window(SocketId::ws(0)), 0, "backlog {}", r.m.serial_backlog());
     r.pump();
-    assert!(r.m.link_read_allowed(0));
+    assert!(r.m.read_window(SocketId::ws(0)) > 0);
 }
 
 #[test]
@@ -338,29 +340,29 @@ fn back_pressure_never_starves_the_report_that_owns_the_port() {
     r.send(b"AT+WSDATAFMT=0,1,48\r\n");
     r.take();
     // Link 0's 100 000-byte frame starts: its report owns the port.
-    r.m.handle_link_data(0, &[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x86, 0xa0, b'x'], r.now);
+    r.m.handle_socket_data(SocketId::ws(0), &[0x82, 0x7f, 0, 0, 0, 0, 0, 1, 0x86, 0xa0, b'x'], None, r.now);
     r.pump();
     assert!(r.take().starts_with("+WS_DATA:0,100000,x"));
     // Link 1 floods: its reports queue behind link 0's, and link 1 stops
     // reading once its queue passes the high-water mark.
     let frame: Vec<u8> = [&[0x82u8, 0x7e, 0x3a, 0x98][..], &[b'y'; 15_000][..]].concat();
     for _ in 0..5 {
-        r.m.handle_link_data(1, &frame, r.now);
+        r.m.handle_socket_data(SocketId::ws(1), &frame, None, r.now);
     }
     r.pump();
     assert_eq!(r.take(), "");
-    assert!(!r.m.link_read_allowed(1));
+    assert_eq!(r.m.read_window(SocketId::ws(1)), 0);
     // Link 0 must keep reading, or its report could never end (this
     // wedged the port when one limit covered all links).
-    assert!(r.m.link_read_allowed(0));
-    r.m.handle_link_data(0, &vec![b'x'; 99_999], r.now);
+    assert!(r.m.read_window(SocketId::ws(0)) > 0);
+    r.m.handle_socket_data(SocketId::ws(0), &vec![b'x'; 99_999], None, r.now);
     r.pump();
     let out = r.take();
     assert!(out.starts_with(&"x".repeat(99_999)), "link 0's report ends first");
     // Then link 1's data, all of it (in reports of its 1024-byte buffer).
     assert!(out[99_999..].starts_with("\r\n+WS_DATA:1,1024,"));
     assert_eq!(out[99_999..].matches('y').count(), 75_000);
-    assert!(r.m.link_read_allowed(1));
+    assert!(r.m.read_window(SocketId::ws(1)) > 0);
 }
 
 #[test]
@@ -391,7 +393,7 @@ fn a_streaming_report_is_never_split() {
     r.send(b"AT+WSDATAFMT=0,1,48\r\n");
     r.take();
     // Link 0: a 10-byte frame, of which 4 bytes arrive.
-    r.m.handle_link_data(0, &[0x82, 0x0a, b'0', b'1', b'2', b'3'], r.now);
+    r.m.handle_socket_data(SocketId::ws(0), &[0x82, 0x0a, b'0', b'1', b'2', b'3'], None, r.now);
     r.pump();
     assert_eq!(r.take(), "+WS_DATA:0,10,0123");
     // Meanwhile: a command from the host, and data on link 1.
@@ -399,13 +401,13 @@ fn a_streaming_report_is_never_split() {
     r.server_frame(1, true, OP_TEXT, b"other");
     assert_eq!(r.take(), "");
     // The rest of the frame: the report ends, then the rest goes out.
-    r.m.handle_link_data(0, b"456789", r.now);
+    r.m.handle_socket_data(SocketId::ws(0), b"456789", None, r.now);
     r.pump();
     assert_eq!(r.take(), "456789\r\n+WS_DATA:1,5,other\r\n\r\nOK\r\n");
     // A report cut short by a lost link still ends its line.
-    r.m.handle_link_data(0, &[0x82, 0x0a, b'a'], r.now);
+    r.m.handle_socket_data(SocketId::ws(0), &[0x82, 0x0a, b'a'], None, r.now);
     r.pump();
-    r.m.handle_link_event(0, LinkEvent::Eof, r.now);
+    r.m.handle_socket_event(SocketId::ws(0), SocketEvent::Eof, r.now);
     r.pump();
     assert_eq!(r.take(), "+WS_DATA:0,10,a\r\n+WS_DISCONNECTED:0\r\n");
 }
@@ -418,7 +420,7 @@ fn an_unskippable_header_ends_the_link_without_hanging() {
     r.open(0);
     let mut f = vec![0x82, 0x7f, 0x80, 0, 0, 0, 0, 0, 0, 0];
     f.extend_from_slice(&[0x88, 0x02, 0x03, 0xe8]);
-    r.m.handle_link_data(0, &f, r.now);
+    r.m.handle_socket_data(SocketId::ws(0), &f, None, r.now);
     r.pump();
     assert_eq!(r.sent[0], [(OP_CLOSE, true, 1002u16.to_be_bytes().to_vec())]);
     // The stream is lost: the close reply cannot be read; the wait ends it.
@@ -433,7 +435,7 @@ fn a_stalled_report_lets_the_host_through_after_two_seconds() {
     r.open(0);
     r.send(b"AT+WSDATAFMT=0,1,63\r\n");
     r.take();
-    r.m.handle_link_data(0, &[0x82, 0x0a, b'0', b'1', b'2'], r.now);
+    r.m.handle_socket_data(SocketId::ws(0), &[0x82, 0x0a, b'0', b'1', b'2'], None, r.now);
     r.pump();
     assert_eq!(r.take(), "+WS_DATA:0,2,1,10,0,10,012");
     r.send(b"AT\r\n");
@@ -442,7 +444,7 @@ fn a_stalled_report_lets_the_host_through_after_two_seconds() {
     r.run_for(1);
     assert_eq!(r.take(), "\r\n\r\nOK\r\n");
     // The rest of the frame: a report of its own, from offset 3.
-    r.m.handle_link_data(0, b"3456789", r.now);
+    r.m.handle_socket_data(SocketId::ws(0), b"3456789", None, r.now);
     r.pump();
     assert_eq!(r.take(), "+WS_DATA:0,2,1,10,3,7,3456789\r\n");
 }

@@ -2,18 +2,27 @@
 //! the state directory and a single timer re-armed from the module's next
 //! deadline (the quinn pattern).
 //!
-//! Each turn: wait for host input, the timer, or a signal; hand it to the
-//! module; then write the module's output to the host (paced, if asked) and
-//! carry out its actions, in that order.
+//! Each turn: carry out the module's actions, offer its output to the
+//! port, then wait for whatever comes first: host input, room on the port
+//! for output, the timer, socket news, a lookup's answer or a signal. The
+//! port never blocks the loop: a host that stops reading holds back only
+//! the module's output (and, through the read windows, the sockets whose
+//! data waits for it), while timers, keep-alives and other links go on,
+//! as on a real UART.
+
+use std::collections::VecDeque;
 
 use anyhow::Result;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant as TokioInstant};
+use wsat_core::net::SocketId;
+use wsat_core::settings::UartConfig;
 use wsat_core::{Action, Duration, Event, Instant, Module, Store};
 
-use crate::host::{Input, Port};
-use crate::links::{LinkNews, Links};
+use crate::host::{Input, Port, PortEvent};
 use crate::pacing::Line;
+use crate::sockets::{News, Sockets};
 use crate::state::StateDir;
 
 /// Runtime options for the loop.
@@ -41,6 +50,32 @@ impl Clock {
     }
 }
 
+/// Module output on its way to the host.
+#[derive(Default)]
+struct Output {
+    /// Bytes taken from the module, written up to `pos`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// Bytes taken from the module so far, and written so far.
+    taken: u64,
+    written: u64,
+    /// UART changes that apply once the output before them is written
+    /// (the `OK` confirming AT+UART_CUR goes out at the old rate).
+    uart: VecDeque<(u64, UartConfig)>,
+}
+
+impl Output {
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+}
+
+/// The answer to a lookup action.
+enum Lookup {
+    Resolved(Vec<std::net::IpAddr>),
+    Pinged(Option<u32>),
+}
+
 /// Runs the module until stdin ends (for stdio) or a signal asks to stop.
 pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Options, origin: TokioInstant) -> Result<()> {
     let clock = Clock { origin };
@@ -51,26 +86,41 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     // Large enough for a whole AT+WSSEND payload in one read.
     let mut buf = vec![0u8; 64 * 1024];
     let mut input_ended = false;
-    let (mut links, mut news) = Links::new();
-    let (sntp_tx, mut sntp_rx) = tokio::sync::mpsc::channel(4);
-    let mut net = Net { links: &mut links, sntp_tx: &sntp_tx, sntp_server: opts.sntp_server };
+    let (mut sockets, mut news) = Sockets::new();
+    let (sntp_tx, mut sntp_rx) = mpsc::channel(4);
+    let (lookup_tx, mut lookup_rx) = mpsc::channel(4);
+    let mut out = Output::default();
 
     loop {
-        flush(&mut module, &mut port, &state, &mut net, &mut line, &clock).await;
-        let links = &mut *net.links;
-        for id in 0..wsat_core::ws::link::LINKS {
-            links.set_read_allowed(id, module.link_read_allowed(id));
+        {
+            let mut net = Net { sockets: &mut sockets, sntp_tx: &sntp_tx, lookup_tx: &lookup_tx, sntp_server: opts.sntp_server };
+            carry_out(&mut module, &port, &state, &mut net, &mut line, &clock, &mut out);
         }
-        if input_ended && !module.is_busy() && module.serial_pending() == 0 && line.next_due().is_none() {
+        if out.pending().is_empty() && port.attached() {
+            if let Some(bytes) = line.output(|o| module.poll_serial(o)) {
+                tracing::trace!(bytes = bytes.len(), "module -> host");
+                out.buf.clear();
+                out.buf.extend_from_slice(bytes);
+                out.pos = 0;
+                out.taken += bytes.len() as u64;
+            }
+        }
+        apply_uart(&mut out, &mut port, &mut line);
+        for id in SocketId::all() {
+            sockets.set_read_window(id, module.read_window(id));
+        }
+        if input_ended && !module.is_busy() && module.serial_pending() == 0 && out.pending().is_empty() && line.next_due().is_none() {
+            port.finish().await;
             return Ok(());
         }
         let deadline = module.poll_timeout().map(|t| clock.to_tokio(t));
         let line_due = line.next_due();
+        // A paced line reads no more host bytes until it has carried the
+        // last ones (the host's writes then wait, as on a UART).
+        let read = !line.input_waiting();
         tokio::select! {
-            // A paced line reads no more host bytes until it has carried
-            // the last ones (the host's writes then wait, as on a UART).
-            input = port.next_input(&mut buf), if !line.input_waiting() => match input? {
-                Input::Data(n) => {
+            event = port.next(&mut buf, read, &out.buf[out.pos..]) => match event? {
+                PortEvent::Input(Input::Data(n)) => {
                     tracing::trace!(bytes = n, "host -> module");
                     if line.paced() {
                         line.queue_input(&buf[..n]);
@@ -78,12 +128,16 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                         module.handle_serial(&buf[..n], clock.now());
                     }
                 }
-                Input::Attached => {}
-                Input::Detached => module.handle_host_detached(clock.now()),
-                Input::Eof => input_ended = true,
+                PortEvent::Input(Input::Attached) => {}
+                PortEvent::Input(Input::Detached) => module.handle_host_detached(clock.now()),
+                PortEvent::Input(Input::Eof) => input_ended = true,
+                PortEvent::Wrote(n) => {
+                    out.pos += n;
+                    out.written += n as u64;
+                }
             },
             // The paced line has carried a slice: input reaches the
-            // module here, output goes out in `flush`.
+            // module here, output goes out at the top of the loop.
             _ = line.sleep_until(line_due.unwrap_or_else(TokioInstant::now)), if line_due.is_some() => {
                 while let Some(slice) = line.carried_input() {
                     module.handle_serial(slice, clock.now());
@@ -93,11 +147,15 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                 module.handle_timeout(clock.now());
             }
             Some(datagram) = sntp_rx.recv() => module.handle_sntp_datagram(&datagram, clock.now()),
+            Some(answer) = lookup_rx.recv() => match answer {
+                Lookup::Resolved(addrs) => module.handle_resolved(&addrs, clock.now()),
+                Lookup::Pinged(rtt) => module.handle_ping(rtt, clock.now()),
+            },
             Some(t) = news.recv() => {
-                if links.is_current(&t) {
+                if sockets.is_current(&t) {
                     match t.news {
-                        LinkNews::Event(e) => module.handle_link_event(t.link, e, clock.now()),
-                        LinkNews::Data(d) => module.handle_link_data(t.link, &d, clock.now()),
+                        News::Event(e) => module.handle_socket_event(t.socket, e, clock.now()),
+                        News::Data(d, from) => module.handle_socket_data(t.socket, &d, from, clock.now()),
                     }
                 }
             }
@@ -105,65 +163,42 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                 tracing::warn!(down_ms = opts.ap_down.millis(), "fault injected: access point lost");
                 module.handle_event(Event::ApLost { down_for: opts.ap_down }, clock.now());
             }
-            _ = sigterm.recv() => return Ok(()),
-            _ = sigint.recv() => return Ok(()),
+            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break,
+        }
+    }
+    port.finish().await;
+    Ok(())
+}
+
+/// Applies the UART changes whose preceding output has been written (or
+/// that no host is attached to wait for).
+fn apply_uart(out: &mut Output, port: &mut Port, line: &mut Line) {
+    while let Some(&(mark, u)) = out.uart.front() {
+        if out.written < mark && port.attached() {
+            return;
+        }
+        out.uart.pop_front();
+        tracing::info!(baud = u.baud, "UART settings changed");
+        line.set(u);
+        if let Err(e) = port.set_uart(u) {
+            tracing::error!(error = %e, "cannot apply UART settings");
         }
     }
 }
 
 /// The network resources actions act on.
 struct Net<'a> {
-    links: &'a mut Links,
-    sntp_tx: &'a tokio::sync::mpsc::Sender<Vec<u8>>,
+    sockets: &'a mut Sockets,
+    sntp_tx: &'a mpsc::Sender<Vec<u8>>,
+    lookup_tx: &'a mpsc::Sender<Lookup>,
     sntp_server: Option<std::net::SocketAddr>,
 }
 
-/// Writes output and carries out actions until neither is left (carrying
-/// out an action can produce output, e.g. a time sync's `+TIME_UPDATED`).
-async fn flush(
-    module: &mut Module,
-    port: &mut Port,
-    state: &StateDir,
-    net: &mut Net<'_>,
-    line: &mut Line,
-    clock: &Clock,
-) {
-    loop {
-        write_output(module, port, line, clock).await;
-        if !carry_out(module, port, state, net, line, clock) {
-            return;
-        }
-    }
-}
-
-/// Writes pending output to the host (when one is attached). On a paced
-/// line, only what the line has carried by now; the rest waits for the
-/// line's next deadline in the event loop.
-async fn write_output(module: &mut Module, port: &mut Port, line: &mut Line, clock: &Clock) {
-    while port.attached() {
-        let Some(bytes) = line.output(|out| module.poll_serial(out)) else { break };
-        tracing::trace!(bytes = bytes.len(), "module -> host");
-        if let Err(e) = port.write_all(bytes).await {
-            tracing::info!(error = %e, "host gone while writing");
-            module.handle_host_detached(clock.now());
-            break;
-        }
-    }
-}
-
-/// Carries out pending actions; true if there were any.
-fn carry_out(
-    module: &mut Module,
-    port: &mut Port,
-    state: &StateDir,
-    net: &mut Net<'_>,
-    line: &mut Line,
-    clock: &Clock,
-) -> bool {
-    let links = &mut *net.links;
-    let mut any = false;
+/// Carries out pending actions. Stores are written at once, before the
+/// output that confirms them reaches the host.
+fn carry_out(module: &mut Module, port: &Port, state: &StateDir, net: &mut Net<'_>, line: &mut Line, clock: &Clock, out: &mut Output) {
     while let Some(action) = module.poll_action() {
-        any = true;
         match action {
             Action::Persist(Store::Settings) => {
                 if let Err(e) = state.save_settings(module.stored_settings()) {
@@ -181,19 +216,25 @@ fn carry_out(
                 }
             }
             Action::SetUart(u) => {
-                tracing::info!(baud = u.baud, "UART settings changed");
-                line.set(u);
-                if let Err(e) = port.set_uart(u) {
-                    tracing::error!(error = %e, "cannot apply UART settings");
+                // After the output produced before this change.
+                let mark = out.taken + module.serial_pending() as u64;
+                if port.attached() {
+                    out.uart.push_back((mark, u));
+                } else {
+                    tracing::info!(baud = u.baud, "UART settings changed");
+                    line.set(u);
                 }
             }
-            Action::Rebooted => tracing::info!("module rebooted"),
-            Action::LinkConnect { link, host, port, tls, timeout } => {
-                tracing::info!(link, %host, port, tls = tls.is_some(), "opening link");
-                links.connect(link, host, port, tls, std::time::Duration::from_millis(timeout.millis()));
+            Action::Rebooted => {
+                tracing::info!("module rebooted");
+                net.sockets.close_all();
             }
-            Action::LinkSend { link, data, seq, immediate } => links.send(link, data, seq, immediate),
-            Action::LinkClose { link } => links.close(link),
+            Action::Connect { socket, transport, host, port, timeout } => {
+                tracing::info!(%socket, %host, port, "opening socket");
+                net.sockets.connect(socket, transport, host, port, std::time::Duration::from_millis(timeout.millis()));
+            }
+            Action::Send { socket, data, seq, immediate, to } => net.sockets.send(socket, data, seq, immediate, to),
+            Action::Close { socket, abort } => net.sockets.close(socket, abort),
             Action::Log(message) => tracing::info!("{message}"),
             Action::ReadHostClock => {
                 let unix_ms = std::time::SystemTime::now()
@@ -204,7 +245,22 @@ fn carry_out(
             Action::SntpSend { server, packet } => {
                 crate::sntp::query(server, packet, net.sntp_server, net.sntp_tx.clone());
             }
+            Action::Resolve { host, family, timeout } => {
+                let tx = net.lookup_tx.clone();
+                let timeout = std::time::Duration::from_millis(timeout.millis());
+                tokio::spawn(async move {
+                    let addrs = crate::ping::resolve(&host, family, timeout).await;
+                    let _ = tx.send(Lookup::Resolved(addrs)).await;
+                });
+            }
+            Action::Ping { host, timeout } => {
+                let tx = net.lookup_tx.clone();
+                let timeout = std::time::Duration::from_millis(timeout.millis());
+                tokio::spawn(async move {
+                    let rtt = crate::ping::ping(&host, timeout).await;
+                    let _ = tx.send(Lookup::Pinged(rtt)).await;
+                });
+            }
         }
     }
-    any
 }

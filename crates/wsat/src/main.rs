@@ -11,7 +11,8 @@
 mod cli;
 mod driver;
 mod host;
-mod links;
+mod ping;
+mod sockets;
 mod networks;
 mod pacing;
 mod pki;

@@ -1,4 +1,4 @@
-//! TLS for wss:// links, as a real module does it (spec section 7).
+//! TLS for wss:// and SSL links, as a real module does it (spec section 7).
 //!
 //! Server verification (auth_mode 2 and 3) follows what ESP-AT's mbedTLS
 //! setup accepts: the server's chain must lead to the selected CA
@@ -33,13 +33,18 @@ pub fn connector(p: &TlsParams) -> Result<TlsConnector, String> {
         }
         None => None,
     };
-    let verifier = Arc::new(ModuleVerifier { ca, now_unix: p.now_unix, algorithms: provider.signature_verification_algorithms });
+    let verifier = Arc::new(ModuleVerifier {
+        ca,
+        now_unix: p.now_unix,
+        common_name: p.common_name.clone(),
+        algorithms: provider.signature_verification_algorithms,
+    });
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let config = match (&p.client_cert, &p.client_key) {
+    let mut config = match (&p.client_cert, &p.client_key) {
         (Some(cert), Some(key)) => {
             let chain = certificates(cert).map_err(|e| format!("wss_cert: {e}"))?;
             let key = private_key(key).map_err(|e| format!("wss_key: {e}"))?;
@@ -47,6 +52,7 @@ pub fn connector(p: &TlsParams) -> Result<TlsConnector, String> {
         }
         _ => builder.with_no_client_auth(),
     };
+    config.alpn_protocols = p.alpn.clone();
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
@@ -78,7 +84,40 @@ pub fn private_key(bytes: &[u8]) -> Result<PrivateKeyDer<'static>, String> {
 struct ModuleVerifier {
     ca: Option<Vec<CertificateDer<'static>>>,
     now_unix: u64,
+    /// AT+CIPSSLCCN: the name the server certificate must carry.
+    common_name: Option<String>,
     algorithms: WebPkiSupportedAlgorithms,
+}
+
+/// True if `cert` names `name` (a DNS subjectAltName, or the subject's CN
+/// when it has no DNS names), wildcards in the leftmost label allowed.
+fn names(cert: &X509Certificate<'_>, name: &str) -> bool {
+    let matches = |pattern: &str| {
+        let (p, n) = (pattern.to_ascii_lowercase(), name.to_ascii_lowercase());
+        match p.strip_prefix("*.") {
+            Some(rest) => n.split_once('.').is_some_and(|(_, tail)| tail == rest),
+            None => p == n,
+        }
+    };
+    let dns: Vec<String> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|g| match g {
+                    x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !dns.is_empty() {
+        return dns.iter().any(|d| matches(d));
+    }
+    cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).any(matches)
 }
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
@@ -108,6 +147,11 @@ impl ServerCertVerifier for ModuleVerifier {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
+        if let Some(cn) = &self.common_name {
+            if !names(&parse(end_entity)?, cn) {
+                return Err(Error::InvalidCertificate(CertificateError::NotValidForName));
+            }
+        }
         let Some(anchors) = &self.ca else {
             // auth_mode 0 and 1: the module does not verify the server.
             return Ok(ServerCertVerified::assertion());

@@ -100,6 +100,9 @@ pub enum Kind {
         /// Longest accepted length.
         max: usize,
     },
+    /// A number or a string: a field whose meaning shifts with the mode
+    /// (AT+CIPMUX puts a link id first); the handler checks it.
+    Any,
 }
 
 /// One parameter of a set command.
@@ -121,6 +124,10 @@ impl Param {
     /// A mandatory string parameter.
     pub const fn str(name: &'static str, min: usize, max: usize) -> Param {
         Param { name, kind: Kind::Str { min, max }, optional: false }
+    }
+    /// A parameter the handler types and checks itself.
+    pub const fn any(name: &'static str) -> Param {
+        Param { name, kind: Kind::Any, optional: false }
     }
     /// The same parameter, optional.
     pub const fn opt(self) -> Param {
@@ -152,6 +159,7 @@ impl Args {
                 (None, _) if !p.optional => return Err(AtError::ParamCount(count)),
                 (Some(Value::Omitted), _) if !p.optional => return Err(AtError::ParamInvalid(index)),
                 (None | Some(Value::Omitted), _) => {}
+                (Some(_), Kind::Any) => {}
                 (Some(Value::Int(n)), Kind::Int { min, max }) => {
                     if *n < min || *n > max {
                         return Err(AtError::ParamInvalid(index));
@@ -184,6 +192,11 @@ impl Args {
             Some(Value::Int(n)) => Some(*n),
             _ => None,
         }
+    }
+
+    /// Field `i` as given (`None` past the end).
+    pub fn value(&self, i: usize) -> Option<&Value> {
+        self.values.get(i)
     }
 
     /// String parameter `i`, if given.

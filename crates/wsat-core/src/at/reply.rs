@@ -37,6 +37,8 @@ pub const OK: &[u8] = b"\r\nOK\r\n";
 pub const ERROR: &[u8] = b"\r\nERROR\r\n";
 /// `\r\nSEND OK\r\n`
 pub const SEND_OK: &[u8] = b"\r\nSEND OK\r\n";
+/// `\r\nSEND FAIL\r\n`
+pub const SEND_FAIL: &[u8] = b"\r\nSEND FAIL\r\n";
 /// `\r\nOK\r\n\r\n>`
 pub const PROMPT: &[u8] = b"\r\nOK\r\n\r\n>";
 /// `\r\nbusy p...\r\n`

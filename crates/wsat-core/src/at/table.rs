@@ -91,6 +91,9 @@ pub fn reference_markdown(table: &[Command]) -> String {
                 Kind::Str { min, max } => {
                     let _ = write!(s, "; {}: string of {}..={} bytes", p.name, min, max);
                 }
+                Kind::Any => {
+                    let _ = write!(s, "; {}: number or string, by mode", p.name);
+                }
             }
         }
         s.push('\n');

@@ -12,6 +12,8 @@
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+use crate::net::{SocketId, SOCKETS};
+
 /// Where a piece sits in its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece {
@@ -25,8 +27,8 @@ pub enum Piece {
     End,
 }
 
-/// Sources: general lines, then one per WebSocket link.
-const SOURCES: usize = 4;
+/// Sources: general lines, then one per socket.
+const SOURCES: usize = 1 + SOCKETS;
 
 /// The queues of pending reports.
 #[derive(Debug, Clone, Default)]
@@ -49,9 +51,9 @@ impl Reports {
         self.push(0, Piece::Whole, bytes);
     }
 
-    /// Queues a piece of link `link`'s report.
-    pub fn link(&mut self, link: usize, piece: Piece, bytes: Vec<u8>) {
-        self.push(1 + link, piece, bytes);
+    /// Queues a piece of a socket's report.
+    pub fn link(&mut self, socket: SocketId, piece: Piece, bytes: Vec<u8>) {
+        self.push(1 + socket.index(), piece, bytes);
     }
 
     fn push(&mut self, source: usize, piece: Piece, bytes: Vec<u8>) {
@@ -65,9 +67,9 @@ impl Reports {
         self.bytes
     }
 
-    /// Bytes queued for link `link`'s reports.
-    pub fn link_bytes(&self, link: usize) -> usize {
-        self.queues[1 + link].iter().map(|(_, _, b)| b.len()).sum()
+    /// Bytes queued for a socket's reports.
+    pub fn link_bytes(&self, socket: SocketId) -> usize {
+        self.queues[1 + socket.index()].iter().map(|(_, _, b)| b.len()).sum()
     }
 
     /// True if nothing is queued.
@@ -80,9 +82,9 @@ impl Reports {
         self.open.is_some()
     }
 
-    /// The link whose report is on the wire, unfinished.
-    pub fn open_link(&self) -> Option<usize> {
-        self.open.and_then(|s| s.checked_sub(1))
+    /// The socket whose report is on the wire, unfinished.
+    pub fn open_link(&self) -> Option<SocketId> {
+        self.open.and_then(|s| s.checked_sub(1)).and_then(SocketId::from_index)
     }
 
     /// Moves what may go out now into `out`.
@@ -127,13 +129,13 @@ mod tests {
     fn an_open_report_keeps_the_port() {
         let mut r = Reports::new();
         let mut out = Vec::new();
-        r.link(0, Piece::Start, b"+WS_DATA:0,6,abc".to_vec());
-        r.link(1, Piece::Whole, b"+WS_DATA:1,1,x\r\n".to_vec());
+        r.link(SocketId::ws(0), Piece::Start, b"+WS_DATA:0,6,abc".to_vec());
+        r.link(SocketId::ws(1), Piece::Whole, b"+WS_DATA:1,1,x\r\n".to_vec());
         r.line(b"WIFI DISCONNECT\r\n".to_vec());
         r.drain_into(&mut out);
         assert_eq!(out, b"+WS_DATA:0,6,abc");
         assert!(r.report_open());
-        r.link(0, Piece::End, b"def\r\n".to_vec());
+        r.link(SocketId::ws(0), Piece::End, b"def\r\n".to_vec());
         r.drain_into(&mut out);
         assert_eq!(out, b"+WS_DATA:0,6,abcdef\r\n+WS_DATA:1,1,x\r\nWIFI DISCONNECT\r\n");
         assert!(!r.report_open() && r.is_empty() && r.len_bytes() == 0);
@@ -143,7 +145,7 @@ mod tests {
     fn oldest_first_across_sources() {
         let mut r = Reports::new();
         r.line(vec![b'1']);
-        r.link(2, Piece::Whole, vec![b'2']);
+        r.link(SocketId::ws(2), Piece::Whole, vec![b'2']);
         r.line(vec![b'3']);
         let mut out = Vec::new();
         r.drain_into(&mut out);

@@ -6,12 +6,15 @@
 
 pub mod addr;
 pub mod basic;
+pub mod dns;
 pub mod softap;
+pub mod ssl;
 pub mod sntp;
 pub mod sysflash;
 pub mod sysmfg;
 pub mod sysmsgfilter;
 pub mod system;
+pub mod tcpip;
 pub mod websocket;
 pub mod wifi;
 pub mod wifi_config;
@@ -64,14 +67,43 @@ pub static COMMANDS: &[Command] = &[
     wifi::CWAUTOCONN,
     wifi_config::CWHOSTNAME,
     wifi_config::CWCOUNTRY,
-    // TCP/IP: addresses and SNTP.
+    // TCP/IP addresses (registered by the Wi-Fi library).
     wifi_config::CIPSTAMAC,
     softap::CIPAPMAC,
     wifi::CIPSTA,
     softap::CIPAP,
+    // TCP/IP, in the order ESP-AT's at_ipCmd registers them.
+    tcpip::CIFSR,
+    tcpip::CIPV6,
+    dns::CIPDNS,
+    dns::CIPDOMAIN,
+    tcpip::CIPSTATUS,
+    tcpip::CIPSTATE,
+    tcpip::CIPSTART,
+    tcpip::CIPSTARTEX,
+    tcpip::CIPTCPOPT,
+    tcpip::CIPCLOSE,
+    tcpip::CIPCONNPERSIST,
+    tcpip::CIPSEND,
+    tcpip::CIPSENDEX,
+    tcpip::CIPDINFO,
+    tcpip::CIPMUX,
+    tcpip::CIPRECVMODE,
+    tcpip::CIPRECVTYPE,
+    tcpip::CIPRECVDATA,
+    tcpip::CIPRECVLEN,
+    ssl::CIPSSLCCONF,
+    ssl::CIPSSLCCN,
+    ssl::CIPSSLCSNI,
+    ssl::CIPSSLCALPN,
+    ssl::CIPSSLCPSK,
+    ssl::CIPSSLCPSKHEX,
+    ssl::CIPSSLCCIPHER,
     sntp::CIPSNTPCFG,
     sntp::CIPSNTPINTV,
     sntp::CIPSNTPTIME,
+    tcpip::CIPRECONNINTV,
+    dns::PING,
     // WebSocket.
     websocket::WSCFG,
     websocket::WSOPEN,

@@ -273,7 +273,6 @@ pub(crate) fn finish_send(m: &mut Module, s: PendingSend, data: Vec<u8>, now: In
 /// The runtime wrote send `seq` of `link` to its socket.
 impl Module {
     pub(crate) fn ws_written(&mut self, link: usize, seq: u32) {
-        self.links[link].done_seq = seq;
         if self.running(&Job::WsSend { link, seq }) {
             self.write(reply::SEND_OK);
             self.complete(Job::WsSend { link, seq }, Reply::Done);
@@ -290,7 +289,6 @@ impl Module {
 
     /// The runtime refused `immediate` send `seq` of `link`: nothing went out.
     pub(crate) fn ws_refused(&mut self, link: usize, seq: u32) {
-        self.links[link].done_seq = seq;
         self.complete(Job::WsSend { link, seq }, Reply::Error(AtError::ExecFailed));
     }
 }

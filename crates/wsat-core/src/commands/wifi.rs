@@ -40,6 +40,7 @@ pub const CWMODE: Command = Command {
                 return Reply::Ok;
             }
             m.save(|s| s.wifi_mode = mode);
+            m.ip.sta_state = mode & 1;
             if mode & 1 == 0 {
                 // The station interface goes away with its link.
                 m.drop_station(now);
@@ -161,7 +162,7 @@ pub const CWQAP: Command = Command {
         }
         if m.station.disconnect() {
             m.urc(b"WIFI DISCONNECT");
-            m.ws_network_down(now);
+            m.network_down(now);
         }
         m.station.state = StaState::Disconnected;
         Reply::Ok
@@ -400,6 +401,7 @@ pub(crate) fn step_join(m: &mut Module, now: Instant) {
         }
         (Ok(_), _) => {
             m.station.state = StaState::GotIp;
+            m.ip.sta_state = 2;
             say(m, b"WIFI GOT IP");
             let config = join.config.clone();
             if join.origin == JoinOrigin::Command {

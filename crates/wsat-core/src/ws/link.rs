@@ -8,10 +8,10 @@
 //! reconnects by itself every [`RECONNECT`]; a close handshake (either side
 //! starting it) prints `+WS_CLOSED` and frees the link.
 //!
-//! The runtime carries the bytes: the link asks for a connection
-//! ([`crate::Action::LinkConnect`]), sends ([`crate::Action::LinkSend`]) and
-//! closes ([`crate::Action::LinkClose`]); it hears back through
-//! [`Module::handle_link_event`] and [`Module::handle_link_data`].
+//! The link runs on socket [`SocketId::ws`]`(id)` of the socket layer
+//! ([`crate::net`]): it asks for a transport, sends and closes through it,
+//! and hears back through [`Module::handle_socket_event`] and
+//! [`Module::handle_socket_data`].
 
 use alloc::format;
 use alloc::string::String;
@@ -21,7 +21,8 @@ use super::frame::{self, Decoded, Decoder, FrameError};
 use super::handshake::{self, RequestOptions, ResponseReader};
 use super::uri::WsUri;
 use crate::at::urc::Piece;
-use crate::module::{Action, Module};
+use crate::module::Module;
+use crate::net::{SocketEvent, SocketId, Transport};
 use crate::time::{Duration, Instant};
 
 /// Links a module has.
@@ -137,10 +138,6 @@ pub struct Link {
     pub mask: u8,
     /// The client, while it exists.
     pub session: Option<Session>,
-    /// Sequence numbers of sends, for [`LinkEvent::Written`].
-    next_seq: u32,
-    /// The newest send the runtime acknowledged (written or refused).
-    pub(crate) done_seq: u32,
 }
 
 impl Link {
@@ -148,22 +145,6 @@ impl Link {
     pub fn new() -> Link {
         Link { mask: 48, ..Link::default() }
     }
-}
-
-/// What happened to a link's transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LinkEvent {
-    /// TCP (and TLS) is up.
-    Connected,
-    /// The transport failed (connect refused, DNS, TLS, reset...).
-    Failed,
-    /// The server closed its side (EOF).
-    Eof,
-    /// Every byte of the send numbered `seq` has been handed to the socket.
-    Written(u32),
-    /// The `immediate` send numbered `seq` was refused: the socket took
-    /// none of it at once, and none of it will go out.
-    Refused(u32),
 }
 
 /// Why a link went down.
@@ -207,7 +188,16 @@ impl Module {
             (None, None)
         };
         let ca = if cfg.auth_mode & 2 != 0 { Some(get("wss_ca", cfg.ca_number)?) } else { None };
-        Ok(crate::module::TlsParams { client_cert, client_key, ca, now_unix: self.clock.unix_secs(now) })
+        Ok(crate::module::TlsParams {
+            client_cert,
+            client_key,
+            ca,
+            now_unix: self.clock.unix_secs(now),
+            sni: None,
+            alpn: Vec::new(),
+            common_name: None,
+            ciphers: Vec::new(),
+        })
     }
 
     /// Starts a link (AT+WSOPEN has checked everything).
@@ -267,11 +257,13 @@ impl Module {
         } else {
             None
         };
-        let action = Action::LinkConnect { link: id as u8, host, port, tls, timeout };
-        // A new transport owes no acknowledgement for the old one's sends.
-        self.links[id].done_seq = self.links[id].next_seq;
+        let keep_alive = Duration::from_secs(0);
+        let transport = match tls {
+            Some(params) => Transport::Tls { params, keep_alive },
+            None => Transport::Tcp { keep_alive, nodelay: true },
+        };
         if self.station.has_ip() {
-            self.act(action);
+            self.connect_socket(SocketId::ws(id), transport, host, port, timeout);
         } else {
             // No network: the attempt fails at once, as on a module
             // without an IP address.
@@ -279,19 +271,10 @@ impl Module {
         }
     }
 
-    /// An event from the runtime about link `id`.
-    pub fn handle_link_event(&mut self, id: u8, event: LinkEvent, now: Instant) {
-        let id = usize::from(id);
-        if id < LINKS {
-            self.ws_event(id, event, now);
-        }
-        self.after_input(now);
-    }
-
-    fn ws_event(&mut self, id: usize, event: LinkEvent, now: Instant) {
+    pub(crate) fn ws_event(&mut self, id: usize, event: SocketEvent, now: Instant) {
         let Some(s) = self.links[id].session.as_mut() else { return };
         match event {
-            LinkEvent::Connected => {
+            SocketEvent::Connected { .. } => {
                 if !matches!(s.phase, Phase::Transport) || s.state != LinkState::Connecting {
                     return;
                 }
@@ -306,28 +289,18 @@ impl Module {
                 };
                 let request = handshake::request(&s.uri, &key, &opts);
                 s.phase = Phase::Handshake(ResponseReader::new(&key, s.subprotocol.as_deref()));
-                self.act(Action::LinkSend { link: id as u8, data: request, seq: None, immediate: false });
+                self.send_socket(SocketId::ws(id), request);
             }
-            LinkEvent::Failed | LinkEvent::Eof => {
+            SocketEvent::Failed(_) | SocketEvent::Eof => {
                 if s.state == LinkState::Closing {
                     self.ws_finish_close(id);
                 } else if s.state != LinkState::WaitReconnect {
                     self.ws_lost(id, Loss::Transport, now);
                 }
             }
-            LinkEvent::Written(seq) => self.ws_written(id, seq),
-            LinkEvent::Refused(seq) => self.ws_refused(id, seq),
+            SocketEvent::Written(seq) => self.ws_written(id, seq),
+            SocketEvent::Refused(seq) => self.ws_refused(id, seq),
         }
-    }
-
-    /// Bytes from link `id`'s server.
-    pub fn handle_link_data(&mut self, id: u8, data: &[u8], now: Instant) {
-        let id = usize::from(id);
-        if id < LINKS {
-            let mut buf = data.to_vec();
-            self.ws_data(id, &mut buf, now);
-        }
-        self.after_input(now);
     }
 
     /// False while the host is behind on link `id`'s data: the runtime
@@ -336,11 +309,12 @@ impl Module {
     /// a link whose report owns the port keeps reading while the others
     /// wait behind it; one global limit would starve that report and
     /// wedge the port.
-    pub fn link_read_allowed(&self, id: usize) -> bool {
-        self.serial_pending() < SERIAL_HIGH_WATER && self.urcs.link_bytes(id) < SERIAL_HIGH_WATER
+    pub(crate) fn ws_read_window(&self, id: usize) -> usize {
+        let backlog = self.serial_pending().max(self.urcs.link_bytes(SocketId::ws(id)));
+        SERIAL_HIGH_WATER.saturating_sub(backlog)
     }
 
-    fn ws_data(&mut self, id: usize, buf: &mut [u8], now: Instant) {
+    pub(crate) fn ws_data(&mut self, id: usize, buf: &mut [u8], now: Instant) {
         let mut at = 0;
         while at < buf.len() {
             let Some(s) = self.links[id].session.as_mut() else { return };
@@ -418,7 +392,7 @@ impl Module {
         self.log_link(id, &format!("connection lost: {why:?}"));
         let Some(s) = self.links[id].session.as_mut() else { return };
         let opening = core::mem::take(&mut s.opening_command);
-        self.act(Action::LinkClose { link: id as u8 });
+        self.close_socket(SocketId::ws(id), false);
         // A send in progress cannot finish on a lost transport.
         self.fail_send_on(id);
         if opening {
@@ -447,7 +421,7 @@ impl Module {
         let Some(s) = self.links[id].session.as_mut() else { return };
         if core::mem::take(&mut s.report_open) {
             let crlf = self.links[id].mask & 32 != 0;
-            self.urc_report(id, Piece::End, &[], &[], crlf);
+            self.urc_report(SocketId::ws(id), Piece::End, &[], &[], crlf);
         }
     }
 
@@ -476,7 +450,7 @@ impl Module {
         // No keep-alive while closing (a due ping would never be sent).
         s.ping_at = None;
         s.pong_deadline = None;
-        self.act(Action::LinkSend { link: id as u8, data: frame, seq: None, immediate: false });
+        self.send_socket(SocketId::ws(id), frame);
     }
 
     /// One complete item from the decoder.
@@ -488,7 +462,7 @@ impl Module {
         match item {
             OwnedItem::Ping(p) => {
                 let frame = self.client_frame(frame::OP_PONG, true, &p);
-                self.act(Action::LinkSend { link: id as u8, data: frame, seq: None, immediate: false });
+                self.send_socket(SocketId::ws(id), frame);
             }
             OwnedItem::Pong => {
                 if let Some(s) = self.links[id].session.as_mut() {
@@ -520,7 +494,7 @@ impl Module {
                 self.urc(line.as_bytes());
             }
         }
-        self.act(Action::LinkClose { link: id as u8 });
+        self.close_socket(SocketId::ws(id), false);
         self.ws_free(id);
     }
 
@@ -537,7 +511,7 @@ impl Module {
     pub(crate) fn ws_drop_all(&mut self) {
         for id in 0..LINKS {
             if self.links[id].session.is_some() {
-                self.act(Action::LinkClose { link: id as u8 });
+                self.close_socket(SocketId::ws(id), false);
             }
             self.links[id] = Link::new();
         }
@@ -570,7 +544,7 @@ impl Module {
             }
             LinkState::Closing => self.busy_with(crate::module::Job::WsClose(id)),
             LinkState::Connecting | LinkState::WaitReconnect => {
-                self.act(Action::LinkClose { link: id as u8 });
+                self.close_socket(SocketId::ws(id), false);
                 self.ws_free(id);
                 self.write(format!("+WS_CLOSED:{id}\r\n").as_bytes());
                 Reply::Ok
@@ -589,17 +563,13 @@ impl Module {
 
     /// Queues a send with a sequence number the runtime will acknowledge.
     pub(crate) fn ws_send_tracked(&mut self, id: usize, data: Vec<u8>, immediate: bool) -> u32 {
-        let l = &mut self.links[id];
-        l.next_seq = l.next_seq.wrapping_add(1);
-        let seq = l.next_seq;
-        self.act(Action::LinkSend { link: id as u8, data, seq: Some(seq), immediate });
-        seq
+        self.send_tracked(SocketId::ws(id), data, immediate, None)
     }
 
     /// True while a tracked send of link `id` is not yet acknowledged: its
     /// socket has not taken everything it was given.
     pub(crate) fn ws_send_pending(&self, id: usize) -> bool {
-        self.links[id].done_seq != self.links[id].next_seq
+        self.sockets.send_pending(SocketId::ws(id))
     }
 
     /// True if the link can carry data frames now.
@@ -667,7 +637,7 @@ impl Module {
                     s.pong_deadline = Some(now + Duration::from_secs(u64::from(s.cfg.ping_timeout)));
                 }
                 let ping = self.client_frame(frame::OP_PING, true, &[]);
-                self.act(Action::LinkSend { link: id as u8, data: ping, seq: None, immediate: false });
+                self.send_socket(SocketId::ws(id), ping);
             }
         }
     }
@@ -680,7 +650,7 @@ impl Module {
         match level {
             0 => {
                 let head = header(id, mask, d.opcode, d.fin, d.payload_len, d.offset, d.data.len() as u64);
-                self.urc_report(id, Piece::Whole, &head, &d.data, mask & 32 != 0);
+                self.urc_report(SocketId::ws(id), Piece::Whole, &head, &d.data, mask & 32 != 0);
             }
             1 => self.ws_stream(id, mask, &d, d.opcode, d.fin, frame_end),
             _ => {
@@ -701,7 +671,7 @@ impl Module {
                     let r = s.reassembly.take().unwrap_or_default();
                     let len = r.data.len() as u64;
                     let head = header(id, mask, r.opcode, true, len, 0, len);
-                    self.urc_report(id, Piece::Whole, &head, &r.data, mask & 32 != 0);
+                    self.urc_report(SocketId::ws(id), Piece::Whole, &head, &r.data, mask & 32 != 0);
                 }
             }
         }
@@ -728,7 +698,7 @@ impl Module {
             (false, false) => Piece::Middle,
             (false, true) => Piece::End,
         };
-        self.urc_report(id, piece, &head, &d.data, frame_end && mask & 32 != 0);
+        self.urc_report(SocketId::ws(id), piece, &head, &d.data, frame_end && mask & 32 != 0);
     }
 }
 

@@ -1,9 +1,11 @@
 //! The AT port's transports: where the host's bytes come from and go to.
 //!
-//! Every transport looks the same to the driver: [`Port::next_input`]
-//! yields host bytes or attach/detach news, [`Port::write_all`] sends
-//! module output, [`Port::set_uart`] follows AT+UART_CUR/DEF. Reads are
-//! cancel-safe, so the driver can race them against its timer.
+//! Every transport looks the same to the driver: [`Port::next`] waits for
+//! host bytes, attach/detach news or room for module output, whichever
+//! comes first, so output to a host that is not reading never stops the
+//! module; [`Port::set_uart`] follows AT+UART_CUR/DEF. `next` is
+//! cancel-safe (a write either happened and is reported, or did not), so
+//! the driver can race it against its timers.
 
 pub mod pty;
 pub mod serial;
@@ -27,6 +29,15 @@ pub enum Input {
     Eof,
 }
 
+/// What [`Port::next`] saw first.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PortEvent {
+    /// Input news.
+    Input(Input),
+    /// `n` bytes of the offered output were written.
+    Wrote(usize),
+}
+
 /// An open AT port.
 pub enum Port {
     /// stdin/stdout.
@@ -40,17 +51,19 @@ pub enum Port {
 }
 
 impl Port {
-    /// Waits for input. Cancel-safe.
-    pub async fn next_input(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+    /// Waits for input (when `read`) or for room to write some of `out`
+    /// (when not empty), whichever comes first. Cancel-safe.
+    pub async fn next(&mut self, buf: &mut [u8], read: bool, out: &[u8]) -> io::Result<PortEvent> {
         match self {
-            Port::Stdio(p) => p.next_input(buf).await,
-            Port::Tcp(p) => p.next_input(buf).await,
-            Port::Pty(p) => p.next_input(buf).await,
-            Port::Serial(p) => p.next_input(buf).await,
+            Port::Stdio(p) => p.next(buf, read, out).await,
+            Port::Tcp(p) => p.next(buf, read, out).await,
+            Port::Pty(p) => p.next(buf, read, out).await,
+            Port::Serial(p) => p.next(buf, read, out).await,
         }
     }
 
-    /// True when output has somewhere to go.
+    /// True when output has somewhere to go (a TCP port may have no
+    /// client; the output then waits in the module).
     pub fn attached(&self) -> bool {
         match self {
             Port::Tcp(p) => p.attached(),
@@ -58,14 +71,11 @@ impl Port {
         }
     }
 
-    /// Sends module output to the host. An error means the host is gone
-    /// (for TCP, the port is then detached).
-    pub async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Port::Stdio(p) => p.write_all(bytes).await,
-            Port::Tcp(p) => p.write_all(bytes).await,
-            Port::Pty(p) => p.write_all(bytes).await,
-            Port::Serial(p) => p.write_all(bytes).await,
+    /// Waits until output already handed to the port has gone out (before
+    /// the process exits).
+    pub async fn finish(&mut self) {
+        if let Port::Stdio(p) = self {
+            p.finish().await;
         }
     }
 

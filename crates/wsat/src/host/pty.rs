@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_serial::{SerialPort as _, SerialStream};
 
-use super::Input;
+use super::{Input, PortEvent};
 
 /// A pseudo-terminal serving the AT port.
 pub struct PtyPort {
@@ -51,19 +51,21 @@ impl PtyPort {
         &self.slave_path
     }
 
-    pub(super) async fn next_input(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+    pub(super) async fn next(&mut self, buf: &mut [u8], read: bool, out: &[u8]) -> io::Result<PortEvent> {
+        let (mut rd, mut wr) = tokio::io::split(&mut self.master);
         loop {
-            match self.master.read(buf).await {
-                Ok(n) if n > 0 => return Ok(Input::Data(n)),
-                // 0 or EIO: no peer right now (cannot happen while we hold
-                // the slave, but a transient error must not end the port).
-                Ok(_) | Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            tokio::select! {
+                r = rd.read(buf), if read => match r {
+                    Ok(n) if n > 0 => return Ok(PortEvent::Input(Input::Data(n))),
+                    // 0 or EIO: no peer right now (cannot happen while we
+                    // hold the slave, but a transient error must not end
+                    // the port).
+                    Ok(_) | Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                },
+                w = wr.write(out), if !out.is_empty() => return w.map(PortEvent::Wrote),
+                else => std::future::pending::<()>().await,
             }
         }
-    }
-
-    pub(super) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.master.write_all(bytes).await
     }
 }
 

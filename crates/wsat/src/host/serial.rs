@@ -7,7 +7,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_serial::{DataBits, FlowControl, Parity, SerialPortBuilderExt, SerialStream, StopBits};
 use wsat_core::settings::UartConfig;
 
-use super::Input;
+use super::{Input, PortEvent};
 
 /// An open serial device.
 pub struct SerialPort {
@@ -23,25 +23,24 @@ impl SerialPort {
         Ok(port)
     }
 
-    pub(super) async fn next_input(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+    pub(super) async fn next(&mut self, buf: &mut [u8], read: bool, out: &[u8]) -> io::Result<PortEvent> {
+        let (mut rd, mut wr) = tokio::io::split(&mut self.stream);
         loop {
-            match self.stream.read(buf).await {
-                Ok(0) => {
+            tokio::select! {
+                r = rd.read(buf), if read => match r {
                     // A UART has no end of file; a hang-up (e.g. a pty
                     // peer closing) just means nobody is talking now.
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Ok(n) => return Ok(Input::Data(n)),
-                Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                Err(e) => return Err(e),
+                    Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                    Ok(n) => return Ok(PortEvent::Input(Input::Data(n))),
+                    Err(e) if e.raw_os_error() == Some(nix::libc::EIO) => {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    Err(e) => return Err(e),
+                },
+                w = wr.write(out), if !out.is_empty() => return w.map(PortEvent::Wrote),
+                else => std::future::pending::<()>().await,
             }
         }
-    }
-
-    pub(super) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stream.write_all(bytes).await
     }
 
     pub(super) fn set_uart(&mut self, u: UartConfig) -> io::Result<()> {

@@ -13,13 +13,16 @@ use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg, Termios};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::Input;
+use super::{Input, PortEvent};
 
 /// stdin/stdout as an AT port.
 pub struct StdioPort {
     rx: mpsc::Receiver<Vec<u8>>,
     pending: Vec<u8>,
-    stdout: tokio::io::Stdout,
+    /// Output goes to a writer task, so a stalled stdout never blocks the
+    /// module (and a write is never half-done when `next` is cancelled).
+    out_tx: Option<mpsc::Sender<Vec<u8>>>,
+    writer: Option<tokio::task::JoinHandle<()>>,
     saved: Option<Termios>,
     eof_said: bool,
     /// Stdin is a terminal: map Enter to CR LF.
@@ -60,7 +63,16 @@ impl StdioPort {
                 }
             }
         })?;
-        Ok(StdioPort { rx, pending: Vec::new(), stdout: tokio::io::stdout(), saved, eof_said: false, tty })
+        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(4);
+        let writer = tokio::spawn(async move {
+            let mut stdout = tokio::io::stdout();
+            while let Some(chunk) = out_rx.recv().await {
+                if stdout.write_all(&chunk).await.is_err() || stdout.flush().await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(StdioPort { rx, pending: Vec::new(), out_tx: Some(out_tx), writer: Some(writer), saved, eof_said: false, tty })
     }
 
     /// True when a person is typing at a terminal.
@@ -68,31 +80,45 @@ impl StdioPort {
         self.tty
     }
 
-    pub(super) async fn next_input(&mut self, buf: &mut [u8]) -> io::Result<Input> {
-        if self.pending.is_empty() {
-            match self.rx.recv().await {
-                Some(mut chunk) => {
-                    if self.tty {
-                        chunk = crlf(&chunk);
+    pub(super) async fn next(&mut self, buf: &mut [u8], read: bool, out: &[u8]) -> io::Result<PortEvent> {
+        loop {
+            if read && !self.pending.is_empty() {
+                let n = self.pending.len().min(buf.len());
+                buf[..n].copy_from_slice(&self.pending[..n]);
+                self.pending.drain(..n);
+                return Ok(PortEvent::Input(Input::Data(n)));
+            }
+            tokio::select! {
+                chunk = self.rx.recv(), if read && !self.eof_said => match chunk {
+                    Some(mut chunk) => {
+                        if self.tty {
+                            chunk = crlf(&chunk);
+                        }
+                        self.pending = chunk;
                     }
-                    self.pending = chunk;
+                    None => {
+                        self.eof_said = true;
+                        return Ok(PortEvent::Input(Input::Eof));
+                    }
+                },
+                permit = async { self.out_tx.as_ref()?.reserve().await.ok() }, if !out.is_empty() => {
+                    let permit = permit.ok_or_else(|| io::Error::from(io::ErrorKind::BrokenPipe))?;
+                    permit.send(out.to_vec());
+                    return Ok(PortEvent::Wrote(out.len()));
                 }
-                None if !self.eof_said => {
-                    self.eof_said = true;
-                    return Ok(Input::Eof);
-                }
-                None => std::future::pending::<()>().await,
+                else => std::future::pending::<()>().await,
             }
         }
-        let n = self.pending.len().min(buf.len());
-        buf[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
-        Ok(Input::Data(n))
     }
+}
 
-    pub(super) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.stdout.write_all(bytes).await?;
-        self.stdout.flush().await
+impl StdioPort {
+    /// Waits until everything handed over has reached stdout.
+    pub(super) async fn finish(&mut self) {
+        self.out_tx = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.await;
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::Input;
+use super::{Input, PortEvent};
 
 /// A listening AT port.
 pub struct TcpPort {
@@ -34,7 +34,7 @@ impl TcpPort {
         self.client.is_some()
     }
 
-    pub(super) async fn next_input(&mut self, buf: &mut [u8]) -> io::Result<Input> {
+    pub(super) async fn next(&mut self, buf: &mut [u8], read: bool, out: &[u8]) -> io::Result<PortEvent> {
         loop {
             let Some((stream, peer)) = &mut self.client else {
                 let (stream, peer) = self.listener.accept().await?;
@@ -42,16 +42,28 @@ impl TcpPort {
                 stream.set_nodelay(true)?;
                 tracing::info!(%peer, "AT client attached");
                 self.client = Some((stream, peer));
-                return Ok(Input::Attached);
+                return Ok(PortEvent::Input(Input::Attached));
             };
+            let peer = *peer;
+            let (mut rd, mut wr) = stream.split();
             tokio::select! {
-                r = stream.read(buf) => {
+                r = rd.read(buf), if read => {
                     return match r {
-                        Ok(n) if n > 0 => Ok(Input::Data(n)),
+                        Ok(n) if n > 0 => Ok(PortEvent::Input(Input::Data(n))),
                         r => {
                             tracing::info!(%peer, result = ?r, "AT client detached");
                             self.client = None;
-                            Ok(Input::Detached)
+                            Ok(PortEvent::Input(Input::Detached))
+                        }
+                    };
+                }
+                w = wr.write(out), if !out.is_empty() => {
+                    return match w {
+                        Ok(n) if n > 0 => Ok(PortEvent::Wrote(n)),
+                        r => {
+                            tracing::info!(%peer, result = ?r, "AT client gone while writing");
+                            self.client = None;
+                            Ok(PortEvent::Input(Input::Detached))
                         }
                     };
                 }
@@ -62,16 +74,5 @@ impl TcpPort {
                 }
             }
         }
-    }
-
-    pub(super) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let Some((stream, _)) = &mut self.client else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        let r = stream.write_all(bytes).await;
-        if r.is_err() {
-            self.client = None;
-        }
-        r
     }
 }

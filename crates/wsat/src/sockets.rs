@@ -1,0 +1,445 @@
+//! The network side of the socket layer: one task per open socket
+//! (WebSocket, TCP, SSL or UDP) owns its transport; the core decides
+//! everything else.
+//!
+//! Each socket is full duplex: its task reads and writes at the same time,
+//! so a write blocked on a peer that does not read never stops the reading
+//! (and the other way round). Reads follow the core's read window
+//! ([`wsat_core::Module::read_window`]): with a window of 0 the task stops
+//! reading, the socket's receive buffer fills and TCP flow control slows
+//! the peer; nothing is dropped or reordered. A close ends the task: the
+//! bytes queued before it are written (bounded by [`CLOSE_FLUSH`]), then
+//! the socket is shut down and dropped. News carries the socket's
+//! generation, so news from a connection the core has already replaced is
+//! ignored.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use wsat_core::net::{Endpoint, FailReason, SocketEvent, SocketId, Transport, SOCKETS};
+
+/// How long a closing socket may take to write what was queued before the
+/// close (a close frame to a peer that stopped reading).
+pub const CLOSE_FLUSH: Duration = Duration::from_secs(2);
+/// The largest read handed to the core at once.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A socket's byte stream: TCP, or TLS over TCP.
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// What a socket task tells the driver.
+#[derive(Debug)]
+pub enum News {
+    /// A transport event.
+    Event(SocketEvent),
+    /// Bytes from the peer (for UDP, with the sender).
+    Data(Vec<u8>, Option<SocketAddr>),
+}
+
+/// A socket task's message, tagged with its socket and generation.
+#[derive(Debug)]
+pub struct Tagged {
+    /// Which socket.
+    pub socket: SocketId,
+    /// Which connection of that socket.
+    pub generation: u64,
+    /// What happened.
+    pub news: News,
+}
+
+enum Command {
+    /// Bytes, the number to acknowledge them with, whether the socket must
+    /// take them at once (or refuse them all), and a UDP destination.
+    Send(Vec<u8>, Option<u32>, bool, Option<Endpoint>),
+    /// Reset the connection (TCP RST) at once.
+    Abort,
+}
+
+struct Running {
+    tx: mpsc::UnboundedSender<Command>,
+    task: JoinHandle<()>,
+}
+
+/// The runtime's socket slots, one per [`SocketId`].
+pub struct Sockets {
+    running: Vec<Option<Running>>,
+    generation: [u64; SOCKETS],
+    news_tx: mpsc::Sender<Tagged>,
+    /// Per socket: how many bytes its task may read now.
+    window: Vec<watch::Sender<usize>>,
+}
+
+impl Sockets {
+    /// Slots with nothing running; news arrives on the returned receiver.
+    pub fn new() -> (Sockets, mpsc::Receiver<Tagged>) {
+        // A small queue: socket tasks wait (and stop reading) when the
+        // driver is behind.
+        let (news_tx, news_rx) = mpsc::channel(16);
+        let window = (0..SOCKETS).map(|_| watch::channel(READ_CHUNK).0).collect();
+        let running = (0..SOCKETS).map(|_| None).collect();
+        (Sockets { running, generation: [0; SOCKETS], news_tx, window }, news_rx)
+    }
+
+    /// True if `t` is news from the current connection of its socket.
+    pub fn is_current(&self, t: &Tagged) -> bool {
+        self.generation[t.socket.index()] == t.generation
+    }
+
+    /// Sets how many bytes `socket`'s task may read now (0: hold).
+    pub fn set_read_window(&self, socket: SocketId, window: usize) {
+        let w = window.min(READ_CHUNK);
+        self.window[socket.index()].send_if_modified(|old| std::mem::replace(old, w) != w);
+    }
+
+    /// Starts a transport for `socket`, replacing any it had.
+    pub fn connect(&mut self, socket: SocketId, transport: Transport, host: String, port: u16, timeout: Duration) {
+        let i = socket.index();
+        self.close(socket, false);
+        self.generation[i] += 1;
+        let generation = self.generation[i];
+        let (tx, rx) = mpsc::unbounded_channel();
+        let news = Teller { socket, generation, tx: self.news_tx.clone() };
+        let window = self.window[i].subscribe();
+        let task = tokio::spawn(async move {
+            match transport {
+                Transport::Udp { local_port } => run_udp(news, host, port, local_port, rx, window).await,
+                stream => run_stream(news, host, port, stream, timeout, rx, window).await,
+            }
+        });
+        self.running[i] = Some(Running { tx, task });
+    }
+
+    /// Queues bytes for `socket`.
+    pub fn send(&mut self, socket: SocketId, data: Vec<u8>, seq: Option<u32>, immediate: bool, to: Option<Endpoint>) {
+        if let Some(r) = &self.running[socket.index()] {
+            let _ = r.tx.send(Command::Send(data, seq, immediate, to));
+        }
+    }
+
+    /// Closes `socket`'s transport: after writing what was queued for it,
+    /// or at once with a reset (`abort`). Either way the task ends.
+    pub fn close(&mut self, socket: SocketId, abort: bool) {
+        let i = socket.index();
+        if let Some(r) = self.running[i].take() {
+            if abort {
+                let _ = r.tx.send(Command::Abort);
+            }
+            // Dropping the sender ends the task once its queue is written;
+            // it is not aborted so the last frames still go out, but a peer
+            // that never reads cannot keep it beyond CLOSE_FLUSH.
+            drop(r.tx);
+            let task = r.task;
+            tokio::spawn(async move {
+                let abort = task.abort_handle();
+                if tokio::time::timeout(CLOSE_FLUSH + Duration::from_secs(1), task).await.is_err() {
+                    abort.abort();
+                }
+            });
+        }
+        self.generation[i] += 1;
+    }
+
+    /// Closes every socket at once (reboot).
+    pub fn close_all(&mut self) {
+        for id in SocketId::all() {
+            self.close(id, false);
+        }
+    }
+}
+
+/// Sends a task's news to the driver.
+#[derive(Clone)]
+struct Teller {
+    socket: SocketId,
+    generation: u64,
+    tx: mpsc::Sender<Tagged>,
+}
+
+impl Teller {
+    async fn tell(&self, news: News) {
+        let _ = self.tx.send(Tagged { socket: self.socket, generation: self.generation, news }).await;
+    }
+
+    async fn event(&self, e: SocketEvent) {
+        self.tell(News::Event(e)).await;
+    }
+}
+
+/// Why an I/O error ended a transport, in the core's terms.
+fn reason(e: &std::io::Error) -> FailReason {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => FailReason::Refused,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => FailReason::Reset,
+        K::TimedOut => FailReason::Timeout,
+        _ => FailReason::Io,
+    }
+}
+
+/// Sets SO_KEEPALIVE as AT+CIPSTART's keep_alive asks: idle `secs`,
+/// interval 1 s, 3 probes.
+fn keep_alive(fd: &impl AsFd, secs: u64) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    if secs == 0 {
+        return;
+    }
+    let idle = u32::try_from(secs).unwrap_or(u32::MAX);
+    let r = setsockopt(fd, sockopt::KeepAlive, &true)
+        .and_then(|()| setsockopt(fd, sockopt::TcpKeepIdle, &idle))
+        .and_then(|()| setsockopt(fd, sockopt::TcpKeepInterval, &1))
+        .and_then(|()| setsockopt(fd, sockopt::TcpKeepCount, &3));
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "cannot set TCP keep-alive");
+    }
+}
+
+/// Connects TCP, and TLS on top when asked; returns the stream, a
+/// duplicate of its descriptor (for a reset) and its endpoints.
+async fn open(host: &str, port: u16, transport: Transport) -> Result<(Box<dyn Stream>, OwnedFd, u16, SocketAddr), (FailReason, String)> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| (FailReason::Dns, format!("DNS: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err((FailReason::Dns, format!("DNS: {host} has no address")));
+    }
+    let mut last = None;
+    let mut tcp = None;
+    for a in &addrs {
+        match TcpStream::connect(a).await {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let tcp = match tcp {
+        Some(t) => t,
+        None => {
+            let e = last.unwrap_or_else(|| std::io::Error::other("no address"));
+            return Err((reason(&e), format!("TCP: {e}")));
+        }
+    };
+    let local = tcp.local_addr().map_or(0, |a| a.port());
+    let remote = tcp.peer_addr().unwrap_or(addrs[0]);
+    let fd = tcp.as_fd().try_clone_to_owned().map_err(|e| (FailReason::Io, format!("dup: {e}")))?;
+    match transport {
+        Transport::Tcp { keep_alive: ka, nodelay } => {
+            let _ = tcp.set_nodelay(nodelay);
+            keep_alive(&fd, ka.millis() / 1000);
+            Ok((Box::new(tcp), fd, local, remote))
+        }
+        Transport::Tls { params, keep_alive: ka } => {
+            let _ = tcp.set_nodelay(true);
+            keep_alive(&fd, ka.millis() / 1000);
+            let connector = crate::tls::connector(&params).map_err(|e| (FailReason::Tls, e))?;
+            let name = crate::tls::server_name(params.sni.as_deref().unwrap_or(host)).map_err(|e| (FailReason::Tls, e))?;
+            let stream = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| (FailReason::Tls, format!("TLS handshake: {e}")))?;
+            Ok((Box::new(stream), fd, local, remote))
+        }
+        Transport::Udp { .. } => Err((FailReason::Io, "not a stream".into())),
+    }
+}
+
+/// A TCP or TLS socket's life.
+async fn run_stream(
+    news: Teller,
+    host: String,
+    port: u16,
+    transport: Transport,
+    timeout: Duration,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    mut window: watch::Receiver<usize>,
+) {
+    let socket = news.socket;
+    // TCP and TLS together must finish within the open timeout.
+    let (stream, fd, local_port, remote) = match tokio::time::timeout(timeout, open(&host, port, transport)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err((why, text))) => {
+            tracing::warn!(%socket, %host, port, "connection failed: {text}");
+            news.event(SocketEvent::Failed(why)).await;
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%socket, %host, port, "connection timed out ({} ms)", timeout.as_millis());
+            news.event(SocketEvent::Failed(FailReason::Timeout)).await;
+            return;
+        }
+    };
+    tracing::info!(%socket, %host, port, %remote, local_port, "connected");
+    news.event(SocketEvent::Connected { local_port, remote: Some(remote) }).await;
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let reader = {
+        let news = news.clone();
+        async move {
+            let mut buf = vec![0u8; READ_CHUNK];
+            loop {
+                let Ok(w) = window.wait_for(|w| *w > 0).await.map(|w| *w) else { return };
+                match rd.read(&mut buf[..w]).await {
+                    Ok(0) => {
+                        news.event(SocketEvent::Eof).await;
+                        // Keep writing (a close reply) until the core closes us.
+                        std::future::pending::<()>().await;
+                    }
+                    Ok(n) => news.tell(News::Data(buf[..n].to_vec(), None)).await,
+                    Err(e) => {
+                        tracing::info!(%socket, error = %e, "read failed");
+                        news.event(SocketEvent::Failed(reason(&e))).await;
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    let writer = async move {
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                Command::Send(data, seq, immediate, _) => {
+                    if let Err(e) = write(&mut wr, &data, seq, immediate, &news).await {
+                        tracing::info!(%socket, error = %e, "write failed");
+                        news.event(SocketEvent::Failed(reason(&e))).await;
+                        return;
+                    }
+                }
+                Command::Abort => {
+                    use nix::sys::socket::{setsockopt, sockopt};
+                    let _ = setsockopt(&fd, sockopt::Linger, &nix::libc::linger { l_onoff: 1, l_linger: 0 });
+                    return;
+                }
+            }
+        }
+        // Closed by the core: what was queued is written; end TCP.
+        let _ = tokio::time::timeout(CLOSE_FLUSH, wr.shutdown()).await;
+    };
+    // Either half ending ends the socket: the writer when the core closes
+    // it (or a write fails), the reader on a read error.
+    tokio::select! {
+        () = reader => {}
+        () = writer => {}
+    }
+}
+
+/// Writes one send; `immediate` sends are taken whole at once or refused.
+async fn write(wr: &mut (impl AsyncWrite + Unpin), data: &[u8], seq: Option<u32>, immediate: bool, news: &Teller) -> std::io::Result<()> {
+    let mut from = 0;
+    if immediate {
+        // One poll, no waiting: a socket that takes none of the bytes now
+        // refuses the send whole.
+        let polled = std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *wr).poll_write(cx, data))).await;
+        match polled {
+            std::task::Poll::Ready(Ok(n)) if n == data.len() => from = n,
+            std::task::Poll::Ready(Ok(n)) if n > 0 => {
+                // Part of a frame went out and the rest would have to wait:
+                // esp_websocket_client drops the connection in that case,
+                // and so does wsat (the send ends in ERROR, the link
+                // reconnects).
+                tracing::info!(socket = %news.socket, written = n, of = data.len(), "immediate send only partly taken; dropping the connection");
+                return Err(std::io::ErrorKind::WouldBlock.into());
+            }
+            std::task::Poll::Ready(Err(e)) => return Err(e),
+            _ => {
+                if let Some(seq) = seq {
+                    news.event(SocketEvent::Refused(seq)).await;
+                }
+                return Ok(());
+            }
+        }
+    }
+    // A deadline here would lose the bytes already written: a send the
+    // core gave up on (its command timed out) still finishes, as lwIP
+    // still sends what it accepted.
+    wr.write_all(&data[from..]).await?;
+    if let Some(seq) = seq {
+        news.event(SocketEvent::Written(seq)).await;
+    }
+    Ok(())
+}
+
+/// A UDP socket's life: bound, with `host:port` as its default peer.
+async fn run_udp(
+    news: Teller,
+    host: String,
+    port: u16,
+    local_port: u16,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    mut window: watch::Receiver<usize>,
+) {
+    let socket = news.socket;
+    let remote = match tokio::net::lookup_host((host.as_str(), port)).await.map(|mut a| a.next()) {
+        Ok(Some(a)) => a,
+        Ok(None) | Err(_) => {
+            tracing::warn!(%socket, %host, "DNS failed");
+            news.event(SocketEvent::Failed(FailReason::Dns)).await;
+            return;
+        }
+    };
+    // A virtual module must not open the host to the network unless asked:
+    // a link to a loopback peer binds loopback; only a link to another
+    // host binds the unspecified address (it must be reachable from there).
+    let bind_ip: std::net::IpAddr = match (remote.ip().is_loopback(), remote.is_ipv6()) {
+        (true, false) => std::net::Ipv4Addr::LOCALHOST.into(),
+        (true, true) => std::net::Ipv6Addr::LOCALHOST.into(),
+        (false, false) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+        (false, true) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let udp = match UdpSocket::bind((bind_ip, local_port)).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(%socket, local_port, error = %e, "cannot bind UDP");
+            news.event(SocketEvent::Failed(reason(&e))).await;
+            return;
+        }
+    };
+    let _ = udp.set_broadcast(true);
+    let local = udp.local_addr().map_or(0, |a| a.port());
+    tracing::info!(%socket, %remote, local, "UDP bound");
+    news.event(SocketEvent::Connected { local_port: local, remote: Some(remote) }).await;
+    let mut buf = vec![0u8; 65536];
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(Command::Send(data, seq, _, to)) => {
+                    let dest = match to {
+                        Some(ep) => match tokio::net::lookup_host((ep.host.as_str(), ep.port)).await.map(|mut a| a.next()) {
+                            Ok(Some(a)) => a,
+                            _ => {
+                                tracing::info!(%socket, host = %ep.host, "UDP destination does not resolve; datagram dropped");
+                                if let Some(seq) = seq {
+                                    news.event(SocketEvent::Written(seq)).await;
+                                }
+                                continue;
+                            }
+                        },
+                        None => remote,
+                    };
+                    if let Err(e) = udp.send_to(&data, dest).await {
+                        // UDP has no connection to lose: the datagram is gone.
+                        tracing::info!(%socket, error = %e, "UDP send failed");
+                    }
+                    if let Some(seq) = seq {
+                        news.event(SocketEvent::Written(seq)).await;
+                    }
+                }
+                Some(Command::Abort) | None => return,
+            },
+            r = async {
+                let _ = window.wait_for(|w| *w > 0).await;
+                udp.recv_from(&mut buf).await
+            } => match r {
+                Ok((n, from)) => news.tell(News::Data(buf[..n].to_vec(), Some(from))).await,
+                // ICMP port unreachable from an earlier send: not fatal.
+                Err(e) => tracing::debug!(%socket, error = %e, "UDP receive error"),
+            },
+        }
+    }
+}
