@@ -305,6 +305,7 @@ async fn run_stream(
         while let Some(cmd) = rx.recv().await {
             match cmd {
                 Command::Send(data, seq, immediate, _) => {
+                    tracing::trace!(%socket, bytes = data.len(), "socket <- module");
                     if let Err(e) = write(&mut wr, &data, seq, immediate, &news).await {
                         tracing::info!(%socket, error = %e, "write failed");
                         news.event(SocketEvent::Failed(reason(&e))).await;

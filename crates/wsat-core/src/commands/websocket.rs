@@ -257,9 +257,11 @@ pub(crate) fn finish_send(m: &mut Module, s: PendingSend, data: Vec<u8>, now: In
     // A timeout of 0 waits for nothing, as esp_websocket_client's 0-tick
     // send: the socket takes the frames at once (SEND OK) or refuses them
     // all (ERROR, nothing sent). A socket still busy with an earlier send
-    // cannot take anything now: ERROR at once, and nothing goes out later.
+    // (one that timed out) cannot take anything now: ERROR at once, and
+    // nothing of this send goes out later. So at most one timed-out send
+    // waits in the module, and it goes with the link.
     let immediate = s.timeout.millis() == 0;
-    if immediate && m.ws_send_pending(s.link) {
+    if m.ws_send_pending(s.link) {
         return Reply::Error(AtError::ExecFailed);
     }
     if s.opcode == frame::OP_CLOSE {

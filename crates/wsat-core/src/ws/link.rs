@@ -42,7 +42,7 @@ pub const SERIAL_HIGH_WATER: usize = 64 * 1024;
 /// AT+WSCFG's settings for a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LinkConfig {
-    /// Seconds without incoming data before a ping.
+    /// Seconds between pings (sent whatever else the link carries).
     pub ping_interval: u32,
     /// Seconds to wait for a pong.
     pub ping_timeout: u32,
@@ -337,7 +337,8 @@ impl Module {
                         // Only the server's TCP close is awaited now.
                         return;
                     }
-                    s.ping_at = Some(now + Duration::from_secs(u64::from(s.cfg.ping_interval)));
+                    // Incoming data does not move the keep-alive: as in
+                    // esp_websocket_client, a ping goes out every interval.
                     let (n, item) = s.decoder.decode(&mut buf[at..]);
                     at += n;
                     let item = match item {
@@ -627,7 +628,20 @@ impl Module {
                 continue;
             }
             if s.pong_deadline.is_some_and(|t| t <= now) {
-                s.pong_deadline = None;
+                let timeout = Duration::from_secs(u64::from(s.cfg.ping_timeout));
+                if self.ws_read_window(id) == 0 {
+                    // The module itself stopped reading (the host is behind
+                    // on this link's data): the pong may be waiting in the
+                    // socket. That time does not count; the wait starts
+                    // again once reading may resume.
+                    if let Some(s) = self.links[id].session.as_mut() {
+                        s.pong_deadline = Some(now + timeout);
+                    }
+                    continue;
+                }
+                if let Some(s) = self.links[id].session.as_mut() {
+                    s.pong_deadline = None;
+                }
                 self.ws_lost(id, Loss::PongTimeout, now);
                 continue;
             }
