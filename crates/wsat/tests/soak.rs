@@ -1,11 +1,15 @@
-//! Soak: three links, N sequence-numbered messages each way per link
-//! (N = 10 000, or `WSAT_SOAK_MESSAGES`), mixed sizes up to 16 KiB, one
-//! AT+WSDATAFMT level per link, through the AT port and the seed's echo
-//! server. Every message must come back exactly once, in order, intact.
+//! Soak: three WebSocket links and five TCP links at once, N
+//! sequence-numbered messages each way per link (N = 10 000, or
+//! `WSAT_SOAK_MESSAGES`), mixed sizes (up to 16 KiB on WebSocket, 8 KiB on
+//! TCP), one AT+WSDATAFMT level per WebSocket link, TCP links 0-2 in
+//! active and 3-4 in passive receive, through the AT port to the seed's
+//! echo server and a loopback TCP echo server. Every message must come
+//! back exactly once, in order, intact.
 
 mod common;
 
 use std::collections::VecDeque;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::{join_wifi, wsat_tcp, HostEnd, Server};
@@ -34,11 +38,35 @@ struct Parser {
     partial: [Vec<u8>; 3],
     done: [VecDeque<Vec<u8>>; 3],
     events: VecDeque<&'static str>,
+    /// Per TCP link: the bytes received so far (active `+IPD` data and
+    /// AT+CIPRECVDATA answers).
+    streams: [Vec<u8>; 5],
+    /// Passive links whose `+IPD` notice awaits a read.
+    notices: VecDeque<usize>,
+    /// AT+CIPRECVDATA answers, in order.
+    received_data: VecDeque<Vec<u8>>,
+}
+
+/// `<digits>` then `end` at the start of `b`: the number and the length.
+fn number(b: &[u8]) -> Option<(usize, usize)> {
+    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 || n == b.len() {
+        return None;
+    }
+    Some((std::str::from_utf8(&b[..n]).ok()?.parse().ok()?, n))
 }
 
 impl Parser {
     fn new() -> Parser {
-        Parser { buf: Vec::new(), partial: Default::default(), done: Default::default(), events: VecDeque::new() }
+        Parser {
+            buf: Vec::new(),
+            partial: Default::default(),
+            done: Default::default(),
+            events: VecDeque::new(),
+            streams: Default::default(),
+            notices: VecDeque::new(),
+            received_data: VecDeque::new(),
+        }
     }
 
     fn feed(&mut self, bytes: &[u8]) {
@@ -53,6 +81,59 @@ impl Parser {
             if let Some((t, name)) = TOKENS.iter().find(|(t, _)| self.buf.starts_with(t)) {
                 self.buf.drain(..t.len());
                 self.events.push_back(name);
+                continue;
+            }
+            // \r\nRecv <n> bytes\r\n (then SEND OK)
+            if let Some(rest) = self.buf.strip_prefix(b"\r\nRecv ".as_slice()) {
+                let Some((_, n)) = number(rest) else { return };
+                let tail = &rest[n..];
+                if tail.len() < 8 {
+                    return;
+                }
+                assert_eq!(&tail[..8], b" bytes\r\n", "Recv line");
+                let used = 7 + n + 8;
+                self.buf.drain(..used);
+                continue;
+            }
+            // \r\n+IPD,<id>,<len>:<data>\r\n (active) or \r\n+IPD,<id>,<len>\r\n (passive)
+            if let Some(rest) = self.buf.strip_prefix(b"\r\n+IPD,".as_slice()) {
+                let Some((id, n1)) = number(rest) else { return };
+                let Some((len, n2)) = number(&rest[n1 + 1..]) else { return };
+                let after = 7 + n1 + 1 + n2;
+                match self.buf.get(after) {
+                    None => return,
+                    Some(b':') => {
+                        if self.buf.len() < after + 1 + len + 2 {
+                            return;
+                        }
+                        let data = self.buf[after + 1..after + 1 + len].to_vec();
+                        assert_eq!(&self.buf[after + 1 + len..after + 3 + len], b"\r\n", "+IPD ends with CR LF");
+                        self.streams[id].extend_from_slice(&data);
+                        self.buf.drain(..after + 3 + len);
+                    }
+                    Some(b'\r') => {
+                        if self.buf.len() < after + 2 {
+                            return;
+                        }
+                        self.notices.push_back(id);
+                        self.buf.drain(..after + 2);
+                    }
+                    Some(other) => panic!("unexpected byte {other} after +IPD,{id},{len}"),
+                }
+                continue;
+            }
+            // +CIPRECVDATA:<n>,<data>\r\nOK\r\n (the link is the one asked)
+            if let Some(rest) = self.buf.strip_prefix(b"+CIPRECVDATA:".as_slice()) {
+                let Some((len, n)) = number(rest) else { return };
+                let at = 13 + n + 1;
+                if self.buf.len() < at + len + 6 {
+                    return;
+                }
+                let data = self.buf[at..at + len].to_vec();
+                assert_eq!(&self.buf[at + len..at + len + 6], b"\r\nOK\r\n", "CIPRECVDATA ends with OK");
+                self.buf.drain(..at + len + 6);
+                self.events.push_back("recvdata");
+                self.received_data.push_back(data);
                 continue;
             }
             if self.buf.starts_with(b"+WS_DATA:") {
@@ -84,7 +165,10 @@ impl Parser {
             // Whatever is buffered must be the start of something known.
             let k = self.buf.len().min(11);
             let known = TOKENS.iter().any(|(t, _)| t.starts_with(&self.buf[..k.min(t.len())]))
-                || b"+WS_DATA:".starts_with(&self.buf[..k.min(9)]);
+                || b"+WS_DATA:".starts_with(&self.buf[..k.min(9)])
+                || b"\r\nRecv ".starts_with(&self.buf[..k.min(7)])
+                || b"\r\n+IPD,".starts_with(&self.buf[..k.min(7)])
+                || b"+CIPRECVDATA:".starts_with(&self.buf[..k.min(13)]);
             assert!(known, "unexpected output: {}", common::escape(&self.buf[..self.buf.len().min(80)]));
             return;
         }
@@ -105,10 +189,40 @@ fn wait_event(h: &mut HostEnd, p: &mut Parser, want: &str) {
     }
 }
 
+/// Reads what passive links announced: one AT+CIPRECVDATA per notice.
+fn read_passive(h: &mut HostEnd, p: &mut Parser) {
+    while let Some(id) = p.notices.pop_front() {
+        h.send(format!("AT+CIPRECVDATA={id},65536\r\n").as_bytes());
+        wait_event(h, p, "recvdata");
+        let data = p.received_data.pop_front().expect("the data of the reply");
+        p.streams[id].extend_from_slice(&data);
+    }
+}
+
+/// A loopback TCP echo server.
+fn tcp_echo_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut b = [0u8; 16384];
+                while let Ok(n) = s.read(&mut b) {
+                    if n == 0 || s.write_all(&b[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
 #[test]
-fn three_links_ten_thousand_messages_each_way() {
+fn eight_links_ten_thousand_messages_each_way() {
     let n: u32 = std::env::var("WSAT_SOAK_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let server = Server::python("ws-server.py", &["127.0.0.1", "0"]);
+    let tcp_port = tcp_echo_server();
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
@@ -130,9 +244,27 @@ fn three_links_ten_thousand_messages_each_way() {
         wait_event(&mut h, &mut p, "ok");
     }
 
+    // TCP links 0-4 to the echo server; 3 and 4 receive passively.
+    h.send(b"AT+CIPMUX=1\r\n");
+    wait_event(&mut h, &mut p, "ok");
+    for id in 3..5 {
+        h.send(format!("AT+CIPRECVTYPE={id},1\r\n").as_bytes());
+        wait_event(&mut h, &mut p, "ok");
+    }
+    for id in 0..5 {
+        h.send(format!("AT+CIPSTART={id},\"TCP\",\"127.0.0.1\",{tcp_port}\r\n").as_bytes());
+        let line = format!("{id},CONNECT\r\n");
+        h.fill(line.len(), Duration::from_secs(10));
+        let head = std::mem::take(&mut h.buf);
+        assert!(head.starts_with(line.as_bytes()), "{}", common::escape(&head));
+        p.feed(&head[line.len()..]);
+        wait_event(&mut h, &mut p, "ok");
+    }
+
     let started = Instant::now();
     let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
     let mut sizes = Vec::new();
+    let mut tcp_sent: [Vec<u8>; 5] = Default::default();
     let mut sent = [0u32; 3];
     let mut bytes_each_way = 0usize;
     for seq in 0..n {
@@ -154,10 +286,30 @@ fn three_links_ten_thousand_messages_each_way() {
             wait_event(&mut h, &mut p, "send ok");
             sent[usize::from(link)] += 1;
         }
+        for id in 0..5u8 {
+            rng ^= rng << 7;
+            rng ^= rng >> 9;
+            let len = match rng % 10 {
+                0 => 8 + (rng >> 8) as usize % (8192 - 8 + 1),
+                1..=3 => 8 + (rng >> 8) as usize % 2048,
+                _ => 8 + (rng >> 8) as usize % 256,
+            };
+            bytes_each_way += len;
+            let msg = message(10 + id, seq, len);
+            h.send(format!("AT+CIPSEND={id},{len}\r\n").as_bytes());
+            wait_event(&mut h, &mut p, "prompt");
+            h.send(&msg);
+            wait_event(&mut h, &mut p, "send ok");
+            tcp_sent[usize::from(id)].extend_from_slice(&msg);
+        }
+        read_passive(&mut h, &mut p);
     }
     // Collect the last echoes.
     let end = Instant::now() + Duration::from_secs(60);
-    while (0..3).map(|l| p.done[l].len()).sum::<usize>() < (3 * n) as usize {
+    while (0..3).map(|l| p.done[l].len()).sum::<usize>() < (3 * n) as usize
+        || (0..5).any(|l| p.streams[l].len() < tcp_sent[l].len())
+    {
+        read_passive(&mut h, &mut p);
         assert!(Instant::now() < end, "echoes missing: {:?}", p.done.iter().map(VecDeque::len).collect::<Vec<_>>());
         h.fill(h.buf.len() + 1, Duration::from_millis(100));
         let bytes = std::mem::take(&mut h.buf);
@@ -179,12 +331,23 @@ fn three_links_ten_thousand_messages_each_way() {
     }
     assert!(p.done.iter().all(VecDeque::is_empty), "extra messages");
     assert_eq!(sent, next);
+    for id in 0..5 {
+        assert_eq!(p.streams[id].len(), tcp_sent[id].len(), "TCP link {id}: bytes back");
+        assert!(p.streams[id] == tcp_sent[id], "TCP link {id}: stream content (lost, duplicated or reordered)");
+    }
     eprintln!(
-        "soak: {} messages each way on 3 links, {:.1} MB each way, in {:.1} s",
-        3 * n,
+        "soak: {} messages each way on 8 links, {:.1} MB each way, in {:.1} s",
+        8 * n,
         bytes_each_way as f64 / 1e6,
         elapsed.as_secs_f64()
     );
+    h.send(b"AT+CIPCLOSE=5\r\n");
+    h.fill(b"0,CLOSED\r\n1,CLOSED\r\n2,CLOSED\r\n3,CLOSED\r\n4,CLOSED\r\n".len(), Duration::from_secs(10));
+    let got = std::mem::take(&mut h.buf);
+    let want = b"0,CLOSED\r\n1,CLOSED\r\n2,CLOSED\r\n3,CLOSED\r\n4,CLOSED\r\n";
+    assert!(got.starts_with(want), "{}", common::escape(&got));
+    p.feed(&got[want.len()..]);
+    wait_event(&mut h, &mut p, "ok");
     for id in 0..3 {
         h.send(format!("AT+WSCLOSE={id}\r\n").as_bytes());
         h.fill(format!("+WS_CLOSED:{id}\r\n").len(), Duration::from_secs(10));
