@@ -331,9 +331,9 @@ fn eight_links_ten_thousand_messages_each_way() {
     }
     assert!(p.done.iter().all(VecDeque::is_empty), "extra messages");
     assert_eq!(sent, next);
-    for id in 0..5 {
-        assert_eq!(p.streams[id].len(), tcp_sent[id].len(), "TCP link {id}: bytes back");
-        assert!(p.streams[id] == tcp_sent[id], "TCP link {id}: stream content (lost, duplicated or reordered)");
+    for (id, sent) in tcp_sent.iter().enumerate() {
+        assert_eq!(p.streams[id].len(), sent.len(), "TCP link {id}: bytes back");
+        assert!(p.streams[id] == *sent, "TCP link {id}: stream content (lost, duplicated or reordered)");
     }
     eprintln!(
         "soak: {} messages each way on 8 links, {:.1} MB each way, in {:.1} s",
