@@ -89,6 +89,26 @@ pub struct SoftApConfig {
     pub hidden: u8,
 }
 
+/// AT+CIPTCPOPT for one TCP/IP link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct TcpOptions {
+    /// SO_LINGER seconds (-1: off; 0: close with a reset).
+    pub so_linger: i32,
+    /// TCP_NODELAY.
+    pub nodelay: bool,
+    /// SO_SNDTIMEO in milliseconds (0: none).
+    pub send_timeout_ms: u32,
+    /// Keep-alive idle seconds (0: off); also set by AT+CIPSTART.
+    pub keep_alive: u16,
+}
+
+impl Default for TcpOptions {
+    fn default() -> Self {
+        TcpOptions { so_linger: -1, nodelay: false, send_timeout_ms: 0, keep_alive: 0 }
+    }
+}
+
 /// An IPv4 address, gateway and netmask.
 pub type Ipv4Config = [[u8; 4]; 3];
 
@@ -135,6 +155,10 @@ pub struct Settings {
     pub dns: Option<Vec<alloc::string::String>>,
     /// AT+CIPRECONNINTV: passthrough reconnection interval, in 100 ms.
     pub reconn_intv: u16,
+    /// AT+CIPV6: IPv6 links allowed.
+    pub ipv6: bool,
+    /// AT+CIPTCPOPT per TCP/IP link.
+    pub tcpopt: [TcpOptions; 5],
 }
 
 impl Default for Settings {
@@ -159,6 +183,8 @@ impl Default for Settings {
             ssl_conf: [[0; 3]; 5],
             dns: None,
             reconn_intv: 1,
+            ipv6: false,
+            tcpopt: [TcpOptions::default(); 5],
         }
     }
 }

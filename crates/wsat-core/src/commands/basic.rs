@@ -228,6 +228,31 @@ fn write_uart(m: &mut Module, name: &str, u: UartConfig) {
     m.write(line.as_bytes());
 }
 
+/// `AT+UART`: registered by ESP-AT's `at_uart_cmd.c` beside the two
+/// documented names (undocumented): queries the settings in effect as
+/// `+UART:`, and sets like AT+UART_DEF.
+pub const UART: Command = Command {
+    name: "+UART",
+    summary: "Undocumented alias registered by ESP-AT: query as AT+UART_CUR?, set as AT+UART_DEF",
+    test: None,
+    query: Some(|m, _, _| {
+        let u = m.current.uart;
+        write_uart(m, "UART", u);
+        Reply::Ok
+    }),
+    set: Some(Set {
+        params: UART_PARAMS,
+        run: |m, a, _| {
+            let u = uart_from(a);
+            m.save_always(|s| s.uart = u);
+            m.write(crate::at::reply::OK);
+            m.act(Action::SetUart(u));
+            Reply::Done
+        },
+    }),
+    exec: None,
+};
+
 /// `AT+UART_CUR`: the UART settings in effect, not saved.
 pub const UART_CUR: Command = Command {
     name: "+UART_CUR",

@@ -112,6 +112,7 @@ pub static COMMANDS: &[Command] = &[
     websocket::WSDATAFMT,
     websocket::WSCLOSE,
     // The UART commands live in ESP-AT's open at_uart_cmd.c.
+    basic::UART,
     basic::UART_CUR,
     basic::UART_DEF,
 ];

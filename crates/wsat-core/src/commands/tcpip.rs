@@ -112,14 +112,15 @@ pub const CIPV6: Command = Command {
     summary: "Query/set whether links may use IPv6 (TCPv6, UDPv6, SSLv6)",
     test: None,
     query: Some(|m, _, _| {
-        let line = format!("+CIPV6:{}\r\n", u8::from(m.ip.ipv6));
+        let line = format!("+CIPV6:{}\r\n", u8::from(m.current.ipv6));
         m.write(line.as_bytes());
         Reply::Ok
     }),
     set: Some(Set {
         params: &[Param::int("mode", 0, 1)],
         run: |m, a, _| {
-            m.ip.ipv6 = a.int(0) == Some(1);
+            let on = a.int(0) == Some(1);
+            m.save(|s| s.ipv6 = on);
             Reply::Ok
         },
     }),
@@ -294,8 +295,7 @@ fn start_link(m: &mut Module, id: usize, f: &Fields<'_>, now: Instant) -> Result
     }
     let port = f.need_int(2, 1, 65535)? as u16;
     let mut link = IpLink::new(kind, v6, text(host), port);
-    let opts = m.ip.opts[id].clone();
-    let mut tcp = opts.tcp;
+    let mut tcp = m.current.tcpopt[id];
     let timeout_ms;
     if kind == Kind::Udp {
         f.at_most(7)?;
@@ -308,7 +308,7 @@ fn start_link(m: &mut Module, id: usize, f: &Fields<'_>, now: Instant) -> Result
         if let Some(k) = f.int(3, 0, 7200)? {
             // The same setting as AT+CIPTCPOPT's keep_alive: the later wins.
             tcp.keep_alive = k as u16;
-            m.ip.opts[id].tcp.keep_alive = k as u16;
+            m.save(|s| s.tcpopt[id].keep_alive = k as u16);
         }
         local_ip(f, 4)?;
         timeout_ms = f.int(5, 0, 60_000)?;
@@ -319,7 +319,7 @@ fn start_link(m: &mut Module, id: usize, f: &Fields<'_>, now: Instant) -> Result
         m.log_link(id, "ALREADY CONNECTED");
         return Err(AtError::ExecFailed);
     }
-    if (v6 && !m.ip.ipv6) || !network_up(m) {
+    if (v6 && !m.current.ipv6) || !network_up(m) {
         return Err(AtError::ExecFailed);
     }
     let timeout = match timeout_ms {
@@ -478,7 +478,7 @@ pub(crate) fn finish_send(m: &mut Module, s: PendingSend, data: Vec<u8>, now: In
         m.write(crate::at::reply::SEND_FAIL);
         return Reply::Done;
     }
-    let timeout = match m.ip.opts[s.link].tcp.send_timeout_ms {
+    let timeout = match m.current.tcpopt[s.link].send_timeout_ms {
         0 => DEFAULT_SEND_TIMEOUT,
         ms => Duration::from_millis(u64::from(ms)),
     };
@@ -698,7 +698,7 @@ pub const CIPTCPOPT: Command = Command {
         let mut out = Vec::new();
         let n = if m.ip.mux { LINKS } else { 1 };
         for i in 0..n {
-            let t = m.ip.opts[i].tcp;
+            let t = m.current.tcpopt[i];
             out.extend_from_slice(
                 format!("+CIPTCPOPT:{i},{},{},{},{}\r\n", t.so_linger, u8::from(t.nodelay), t.send_timeout_ms, t.keep_alive).as_bytes(),
             );
@@ -730,10 +730,12 @@ fn tcp_opt(m: &mut Module, a: &Args) -> Result<Reply, AtError> {
     let send_timeout_ms = f.int(2, 0, i64::from(i32::MAX))?.map_or(d.send_timeout_ms, |v| v as u32);
     let keep_alive = f.int(3, 0, 7200)?;
     let range = if id >= LINKS { 0..LINKS } else { id..id + 1 };
-    for i in range {
-        let old = m.ip.opts[i].tcp.keep_alive;
-        m.ip.opts[i].tcp = TcpOptions { so_linger, nodelay, send_timeout_ms, keep_alive: keep_alive.map_or(old, |k| k as u16) };
-    }
+    m.save(|s| {
+        for i in range.clone() {
+            let old = s.tcpopt[i].keep_alive;
+            s.tcpopt[i] = TcpOptions { so_linger, nodelay, send_timeout_ms, keep_alive: keep_alive.map_or(old, |k| k as u16) };
+        }
+    });
     Ok(Reply::Ok)
 }
 

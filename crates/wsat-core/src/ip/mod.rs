@@ -33,24 +33,7 @@ pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serial output above which active links stop reading their sockets.
 const SERIAL_HIGH_WATER: usize = 64 * 1024;
 
-/// AT+CIPTCPOPT for one link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpOptions {
-    /// SO_LINGER seconds (-1: off; 0: close with a reset).
-    pub so_linger: i32,
-    /// TCP_NODELAY.
-    pub nodelay: bool,
-    /// SO_SNDTIMEO in milliseconds (0: none).
-    pub send_timeout_ms: u32,
-    /// Keep-alive idle seconds (0: off); also set by AT+CIPSTART.
-    pub keep_alive: u16,
-}
-
-impl Default for TcpOptions {
-    fn default() -> Self {
-        TcpOptions { so_linger: -1, nodelay: false, send_timeout_ms: 0, keep_alive: 0 }
-    }
-}
+pub use crate::settings::TcpOptions;
 
 /// The cipher suites wsat's TLS (rustls) can offer, by IANA number:
 /// what AT+CIPSSLCCIPHER? lists and may choose from.
@@ -79,8 +62,6 @@ pub struct LinkOptions {
     pub passive: bool,
     /// AT+CIPRECVTYPE `<data_len_report_mode>` 1: lengths of the next datagram.
     pub next_datagram_len: bool,
-    /// AT+CIPTCPOPT.
-    pub tcp: TcpOptions,
     /// AT+CIPSSLC*.
     pub ssl: SslOptions,
 }
@@ -94,8 +75,6 @@ pub struct IpState {
     pub mux: bool,
     /// AT+CIPDINFO=1: `+IPD` names the sender.
     pub dinfo: bool,
-    /// AT+CIPV6=1.
-    pub ipv6: bool,
     /// Per-link settings.
     pub opts: [LinkOptions; LINKS],
     /// AT+CIPCONNPERSIST per link (not saved).
@@ -245,7 +224,7 @@ impl Module {
 
     /// Closes link `id` at the host's request: what AT+CIPCLOSE prints.
     pub(crate) fn ip_close(&mut self, id: usize) {
-        let abort = self.ip.opts[id].tcp.so_linger == 0;
+        let abort = self.current.tcpopt[id].so_linger == 0;
         if self.ip.links[id].take().is_some() {
             self.close_socket(SocketId::ip(id), abort);
             let line = format!("{}CLOSED\r\n", self.ip_prefix(id));
