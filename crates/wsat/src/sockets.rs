@@ -14,6 +14,8 @@
 //! ignored.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
@@ -64,6 +66,9 @@ enum Command {
 struct Running {
     tx: mpsc::UnboundedSender<Command>,
     task: JoinHandle<()>,
+    /// Commands queued or being written: a writer with any is busy, so
+    /// its socket cannot take an immediate send now.
+    queued: Arc<AtomicUsize>,
 }
 
 /// The runtime's socket slots, one per [`SocketId`].
@@ -106,18 +111,31 @@ impl Sockets {
         let (tx, rx) = mpsc::unbounded_channel();
         let news = Teller { socket, generation, tx: self.news_tx.clone() };
         let window = self.window[i].subscribe();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let q = queued.clone();
         let task = tokio::spawn(async move {
             match transport {
-                Transport::Udp { local_port } => run_udp(news, host, port, local_port, rx, window).await,
-                stream => run_stream(news, host, port, stream, timeout, rx, window).await,
+                Transport::Udp { local_port } => run_udp(news, host, port, local_port, rx, window, q).await,
+                stream => run_stream(news, host, port, stream, timeout, rx, window, q).await,
             }
         });
-        self.running[i] = Some(Running { tx, task });
+        self.running[i] = Some(Running { tx, task, queued });
     }
 
-    /// Queues bytes for `socket`.
+    /// Queues bytes for `socket`. An immediate send finding the writer
+    /// busy (a write blocked on a full socket, a ping queued before it) is
+    /// refused at once: the socket cannot take it now.
     pub fn send(&mut self, socket: SocketId, data: Vec<u8>, seq: Option<u32>, immediate: bool, to: Option<Endpoint>) {
-        if let Some(r) = &self.running[socket.index()] {
+        let i = socket.index();
+        if let Some(r) = &self.running[i] {
+            if immediate && r.queued.load(Ordering::Acquire) > 0 {
+                if let Some(seq) = seq {
+                    let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
+                    tokio::spawn(async move { news.event(SocketEvent::Refused(seq)).await });
+                }
+                return;
+            }
+            r.queued.fetch_add(1, Ordering::AcqRel);
             let _ = r.tx.send(Command::Send(data, seq, immediate, to));
         }
     }
@@ -260,6 +278,7 @@ async fn run_stream(
     timeout: Duration,
     mut rx: mpsc::UnboundedReceiver<Command>,
     mut window: watch::Receiver<usize>,
+    queued: Arc<AtomicUsize>,
 ) {
     let socket = news.socket;
     // TCP and TLS together must finish within the open timeout.
@@ -306,7 +325,9 @@ async fn run_stream(
             match cmd {
                 Command::Send(data, seq, immediate, _) => {
                     tracing::trace!(%socket, bytes = data.len(), "socket <- module");
-                    if let Err(e) = write(&mut wr, &data, seq, immediate, &news).await {
+                    let r = write(&mut wr, &data, seq, immediate, &news).await;
+                    queued.fetch_sub(1, Ordering::AcqRel);
+                    if let Err(e) = r {
                         tracing::info!(%socket, error = %e, "write failed");
                         news.event(SocketEvent::Failed(reason(&e))).await;
                         return;
@@ -374,6 +395,7 @@ async fn run_udp(
     local_port: u16,
     mut rx: mpsc::UnboundedReceiver<Command>,
     mut window: watch::Receiver<usize>,
+    queued: Arc<AtomicUsize>,
 ) {
     let socket = news.socket;
     let remote = match tokio::net::lookup_host((host.as_str(), port)).await.map(|mut a| a.next()) {
@@ -415,6 +437,7 @@ async fn run_udp(
                             Ok(Some(a)) => a,
                             _ => {
                                 tracing::info!(%socket, host = %ep.host, "UDP destination does not resolve; datagram dropped");
+                                queued.fetch_sub(1, Ordering::AcqRel);
                                 if let Some(seq) = seq {
                                     news.event(SocketEvent::Written(seq)).await;
                                 }
@@ -427,6 +450,7 @@ async fn run_udp(
                         // UDP has no connection to lose: the datagram is gone.
                         tracing::info!(%socket, error = %e, "UDP send failed");
                     }
+                    queued.fetch_sub(1, Ordering::AcqRel);
                     if let Some(seq) = seq {
                         news.event(SocketEvent::Written(seq)).await;
                     }
