@@ -112,11 +112,11 @@ impl Sockets {
         let news = Teller { socket, generation, tx: self.news_tx.clone() };
         let window = self.window[i].subscribe();
         let queued = Arc::new(AtomicUsize::new(0));
-        let q = queued.clone();
+        let inbox = Inbox { rx, window, queued: queued.clone() };
         let task = tokio::spawn(async move {
             match transport {
-                Transport::Udp { local_port } => run_udp(news, host, port, local_port, rx, window, q).await,
-                stream => run_stream(news, host, port, stream, timeout, rx, window, q).await,
+                Transport::Udp { local_port } => run_udp(news, host, port, local_port, inbox).await,
+                stream => run_stream(news, host, port, stream, timeout, inbox).await,
             }
         });
         self.running[i] = Some(Running { tx, task, queued });
@@ -169,6 +169,14 @@ impl Sockets {
             self.close(id, false);
         }
     }
+}
+
+/// What a socket task hears from the driver: commands, its read window,
+/// and the count of commands not yet done.
+struct Inbox {
+    rx: mpsc::UnboundedReceiver<Command>,
+    window: watch::Receiver<usize>,
+    queued: Arc<AtomicUsize>,
 }
 
 /// Sends a task's news to the driver.
@@ -276,10 +284,9 @@ async fn run_stream(
     port: u16,
     transport: Transport,
     timeout: Duration,
-    mut rx: mpsc::UnboundedReceiver<Command>,
-    mut window: watch::Receiver<usize>,
-    queued: Arc<AtomicUsize>,
+    inbox: Inbox,
 ) {
+    let Inbox { mut rx, mut window, queued } = inbox;
     let socket = news.socket;
     // TCP and TLS together must finish within the open timeout.
     let (stream, fd, local_port, remote) = match tokio::time::timeout(timeout, open(&host, port, transport)).await {
@@ -393,10 +400,9 @@ async fn run_udp(
     host: String,
     port: u16,
     local_port: u16,
-    mut rx: mpsc::UnboundedReceiver<Command>,
-    mut window: watch::Receiver<usize>,
-    queued: Arc<AtomicUsize>,
+    inbox: Inbox,
 ) {
+    let Inbox { mut rx, mut window, queued } = inbox;
     let socket = news.socket;
     let remote = match tokio::net::lookup_host((host.as_str(), port)).await.map(|mut a| a.next()) {
         Ok(Some(a)) => a,
