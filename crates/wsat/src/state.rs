@@ -31,6 +31,15 @@ impl StateDir {
     /// Opens (creating if needed) `dir`.
     pub fn open(dir: &Path) -> Result<StateDir> {
         fs::create_dir_all(dir).with_context(|| format!("cannot create state directory {}", dir.display()))?;
+        // A process killed while writing leaves its temporary file; the
+        // store it was replacing is intact, so the leftover goes.
+        for entry in fs::read_dir(dir)?.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
         Ok(StateDir { dir: dir.to_path_buf() })
     }
 
@@ -148,6 +157,16 @@ mod tests {
         // No temporary files are left behind.
         let names: Vec<_> = fs::read_dir(st.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_at_open() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join(".settings.json.tmp-4242"), b"half").unwrap();
+        fs::write(tmp.path().join("keep.txt"), b"x").unwrap();
+        let st = StateDir::open(tmp.path()).unwrap();
+        let names: Vec<_> = fs::read_dir(st.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("keep.txt")]);
     }
 
     #[test]
