@@ -18,9 +18,11 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod action;
 pub mod at;
 pub mod clock;
 pub mod commands;
+pub mod config;
 pub mod ip;
 pub mod mfg;
 pub mod module;

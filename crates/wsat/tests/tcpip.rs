@@ -342,3 +342,38 @@ fn ping() {
     at(&mut h, "AT+PING=\"no-such-host.invalid\"", "+PING:TIMEOUT\r\n\r\nERROR\r\n");
     w.stop();
 }
+
+/// Example 12, passive receive in single-connection mode, then the
+/// detailed connection message of AT+SYSMSG and data beyond a send's
+/// length.
+#[test]
+fn passive_receive_example_link_conn_and_surplus_data() {
+    let port = tcp_server(|mut s| {
+        thread::sleep(Duration::from_millis(300));
+        let _ = s.write_all(b"test");
+        echo(s);
+    });
+    let dir = common::tempdir();
+    let (w, mut h) = wsat_tcp(dir.path(), &[]);
+    join_wifi(&mut h);
+    echo_off(&mut h);
+    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    at(&mut h, "AT+CIPRECVTYPE=1", "\r\nOK\r\n");
+    h.expect(b"\r\n+IPD,4\r\n", "passive notice");
+    at(&mut h, "AT+CIPRECVLEN?", "+CIPRECVLEN:4\r\n\r\nOK\r\n");
+    at(&mut h, "AT+CIPRECVDATA=4", "+CIPRECVDATA:4,test\r\nOK\r\n");
+    // Bytes past the promised length are refused, not sent.
+    at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
+    h.send(b"pingXX");
+    h.expect(b"\r\nRecv 4 bytes\r\n\r\nbusy p...\r\n\r\nSEND OK\r\n", "surplus refused");
+    h.expect(b"\r\n+IPD,4\r\n", "the echo of the 4 bytes only");
+    at(&mut h, "AT+CIPRECVDATA=100", "+CIPRECVDATA:4,ping\r\nOK\r\n");
+    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    // AT+SYSMSG bit 1: +LINK_CONN in place of CONNECT.
+    at(&mut h, "AT+SYSMSG=2", "\r\nOK\r\n");
+    h.send(format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}\r\n").as_bytes());
+    let r = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
+    let want = format!("+LINK_CONN:0,0,\"TCP\",0,\"127.0.0.1\",{port},");
+    assert!(r.starts_with(&want) && r.ends_with("\r\n\r\nOK\r\n"), "{r}");
+    w.stop();
+}

@@ -7,7 +7,7 @@
 //!
 //! Several of these take a `<link ID>` first only in multiple-connection
 //! mode (AT+CIPMUX=1); their schemas accept any field type and
-//! [`Fields`] types and checks the fields once the mode is known, with
+//! `Fields` types and checks the fields once the mode is known, with
 //! the parameter indices ESP-AT reports.
 
 use alloc::format;

@@ -3,7 +3,7 @@
 //! AT+CWSTAPROTO, AT+CIPSTAMAC, AT+CWHOSTNAME, AT+CWCOUNTRY.
 //!
 //! Settings marked "saved in NVS if AT+SYSSTORE=1" by the ESP-AT pages go
-//! through [`Module::save`]; the others live until the next boot, as on a
+//! through `Module::save`; the others live until the next boot, as on a
 //! real module.
 
 use alloc::format;
