@@ -53,10 +53,15 @@ pub use crate::config::{Config, RegexEngineRef, VersionInfo};
 pub const REBOOT: Duration = Duration::from_millis(300);
 /// How long an echoed, unfinished line holds back unsolicited reports.
 pub const URC_HOLD: Duration = Duration::from_secs(2);
-/// How long a streaming report may stall while the host waits to be heard;
-/// then it is cut (its line ends) and the host's input runs. The rest of
-/// the frame comes later as a report of its own, from its offset.
+/// How long host input may wait behind a streaming report, however slowly
+/// or quickly the report's bytes come; then the report is cut (its line
+/// ends) and the host's input runs. The rest of the frame comes later as
+/// a report of its own, from its offset.
 pub const REPORT_STALL: Duration = Duration::from_secs(2);
+/// The most host input held while a report owns the port (a UART's
+/// receive buffer); beyond it bytes are dropped and the host hears
+/// `busy p...` once the port is free, as from a module it talked over.
+pub const DEFERRED_MAX: usize = 8 * 1024;
 
 /// Where data-mode bytes go once all have arrived.
 #[derive(Debug, Clone)]
@@ -176,8 +181,10 @@ pub struct Module {
     pub(crate) urcs: Reports,
     /// Host input held while a streaming report owns the port.
     deferred: Vec<u8>,
-    /// When output last moved while a report owned the port.
-    report_progress: Instant,
+    /// Since when host input has been held.
+    deferred_since: Instant,
+    /// Held input overflowed: `busy p...` is owed.
+    deferred_overflow: bool,
     actions: VecDeque<Action>,
     last_input: Instant,
 }
@@ -225,7 +232,8 @@ impl Module {
             out_pos: 0,
             urcs: Reports::new(),
             deferred: Vec::new(),
-            report_progress: now,
+            deferred_since: now,
+            deferred_overflow: false,
             actions: VecDeque::new(),
             last_input: now,
         };
@@ -279,9 +287,17 @@ impl Module {
             return;
         }
         if self.urcs.report_open() {
-            // A report is streaming: the host's bytes wait until it ends,
-            // so no echo or response lands inside it.
-            self.deferred.extend_from_slice(bytes);
+            // A report is streaming: the host's bytes wait until it ends
+            // (or until they have waited REPORT_STALL), so no echo or
+            // response lands inside it.
+            if self.deferred.is_empty() {
+                self.deferred_since = now;
+            }
+            let room = DEFERRED_MAX - self.deferred.len();
+            if bytes.len() > room {
+                self.deferred_overflow = true;
+            }
+            self.deferred.extend_from_slice(&bytes[..bytes.len().min(room)]);
             return;
         }
         let mut rest = bytes;
@@ -383,6 +399,7 @@ impl Module {
         }
         self.line.reset();
         self.deferred.clear();
+        self.deferred_overflow = false;
         if let PortState::Data { .. } = self.state {
             self.state = PortState::Idle;
             self.finish(Reply::Error(AtError::ExecFailed));
@@ -474,7 +491,7 @@ impl Module {
             urc_hold,
             self.ws_next_deadline(),
             self.sntp_next_deadline(),
-            (self.urcs.report_open() && !self.deferred.is_empty()).then_some(self.report_progress + REPORT_STALL),
+            (self.urcs.report_open() && !self.deferred.is_empty()).then_some(self.deferred_since + REPORT_STALL),
         ]
             .into_iter()
             .flatten()
@@ -823,17 +840,17 @@ impl Module {
         if partial_echoed && now < self.last_input + URC_HOLD {
             return;
         }
-        let before = self.out.len();
         self.urcs.drain_into(&mut self.out);
-        if self.out.len() != before {
-            self.report_progress = now;
-        }
-        if !self.deferred.is_empty() && now >= self.report_progress + REPORT_STALL {
+        if !self.deferred.is_empty() && now >= self.deferred_since + REPORT_STALL {
             if let Some(crate::net::socket::Family::WebSocket(link)) = self.urcs.open_link().map(SocketId::family) {
-                // The server stalled mid-frame and the host is waiting.
+                // The host has waited long enough behind a report that is
+                // stalled or trickling: cut it.
                 self.ws_cut_report(link);
                 self.urcs.drain_into(&mut self.out);
             }
+        }
+        if !self.urcs.report_open() && core::mem::take(&mut self.deferred_overflow) {
+            self.out.extend_from_slice(reply::BUSY);
         }
         if !self.urcs.report_open() && !self.deferred.is_empty() {
             let held = core::mem::take(&mut self.deferred);

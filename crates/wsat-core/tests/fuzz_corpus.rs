@@ -518,6 +518,46 @@ fn seeds() -> Vec<(&'static str, Vec<Op>)> {
             ],
         ),
         (
+            "ws-trickle",
+            with(
+                ws_up(),
+                vec![
+                    tx("AT+WSDATAFMT=0,1\r\n"),
+                    Op::LinkData(0, vec![0x82, 0x7f, 0, 0, 0, 0, 0, 0x10, 0, 0, b'a']),
+                    tx("AT\r\n"),
+                    wait(800),
+                    Op::LinkData(0, vec![b'b']),
+                    wait(800),
+                    Op::LinkData(0, vec![b'c']),
+                    wait(800),
+                    Op::LinkData(0, vec![b'd']),
+                    txb(&[b'x'; 250]),
+                    wait(2500),
+                    tx("AT+WSCLOSE=0\r\n"),
+                ],
+            ),
+        ),
+        (
+            "ws-stalled-socket",
+            with(
+                ws_up(),
+                vec![
+                    tx("AT+WSSEND=0,3,2,100\r\n"),
+                    tx("abc"),
+                    wait(200),
+                    tx("AT+WSSEND=0,3,2,0\r\n"),
+                    tx("def"),
+                    tx("AT+WSSEND=0,3\r\n"),
+                    tx("ghi"),
+                    wait(20_000),
+                    Op::AckAll,
+                    tx("AT+WSSEND=0,1\r\n"),
+                    tx("j"),
+                    Op::AckAll,
+                ],
+            ),
+        ),
+        (
             "tcp-single",
             vec![
                 tx(JOIN),

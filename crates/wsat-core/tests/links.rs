@@ -449,3 +449,76 @@ fn a_stalled_report_lets_the_host_through_after_two_seconds() {
     r.pump();
     assert_eq!(r.take(), "+WS_DATA:0,2,1,10,3,7,3456789\r\n");
 }
+
+/// D5: a server that trickles a frame (one byte every 0.8 s) does not
+/// deafen the port: the host's input runs 2 s after it arrived, however
+/// the report moves; and what the host sends meanwhile is bounded.
+#[test]
+fn a_trickling_report_lets_the_host_through_and_held_input_is_bounded() {
+    let mut r = Rig::new();
+    r.open(0);
+    r.send(b"AT+WSDATAFMT=0,1,63\r\n");
+    r.take();
+    let mut head = vec![0x82, 0x7f];
+    head.extend_from_slice(&(1u64 << 20).to_be_bytes());
+    r.m.handle_socket_data(SocketId::ws(0), &head, None, r.now);
+    r.m.handle_socket_data(SocketId::ws(0), b"a", None, r.now);
+    r.pump();
+    assert_eq!(r.take(), "+WS_DATA:0,2,1,1048576,0,1048576,a");
+    r.send(b"AT\r\n");
+    // One byte every 0.8 s: the report keeps moving.
+    for _ in 0..2 {
+        r.run_for(800);
+        r.m.handle_socket_data(SocketId::ws(0), b"b", None, r.now);
+        r.pump();
+    }
+    assert_eq!(r.take(), "bb");
+    r.run_for(399);
+    assert_eq!(r.take(), "");
+    r.run_for(1);
+    assert_eq!(r.take(), "\r\n\r\nOK\r\n", "AT answered 2 s after it arrived");
+    // The next trickled byte starts a report of its own, from its offset.
+    r.m.handle_socket_data(SocketId::ws(0), b"c", None, r.now);
+    r.pump();
+    assert_eq!(r.take(), "+WS_DATA:0,2,1,1048576,3,1048573,c");
+    // While it owns the port, 20 KB of input: 8 KiB are kept (one AT runs),
+    // the rest gets busy p... once the port is free.
+    let mut noise = b"AT\r\n".to_vec();
+    noise.extend(std::iter::repeat_n(b'x', 20_000));
+    r.send(&noise);
+    r.run_for(2_000);
+    // The cut report's line end, busy p... for what was dropped, then the
+    // kept AT's answer.
+    assert_eq!(r.take(), "\r\n\r\nbusy p...\r\n\r\nOK\r\n");
+}
+
+/// D6: AT+WSHEAD's headers fit esp_websocket_client's 1024-byte request
+/// buffer, or are refused; an opening request longer than the buffer fails
+/// the open. A free link's AT+WSCLOSE resets its AT+WSCFG.
+#[test]
+fn wshead_is_bounded_by_the_request_buffer_and_wsclose_resets_a_free_link() {
+    let mut r = Rig::new();
+    let big = format!("X-Big:{}", "v".repeat(900));
+    r.send(format!("AT+WSHEAD={}\r\n", big.len()).as_bytes());
+    r.send(big.as_bytes());
+    assert_eq!(r.take(), "\r\nOK\r\n\r\n>\r\nOK\r\n");
+    let more = format!("X-More:{}", "w".repeat(200));
+    r.send(format!("AT+WSHEAD={}\r\n", more.len()).as_bytes());
+    r.send(more.as_bytes());
+    assert_eq!(r.take(), "\r\nOK\r\n\r\n>\r\nERROR\r\n");
+    // 906 bytes of headers fit the limit, but not the request with them.
+    r.send(b"AT+WSOPEN=0,\"ws://127.0.0.1:9/a/long/path/to/make/the/request/longer\"\r\n");
+    assert_eq!(r.take(), "\r\nERROR\r\n");
+    r.send(b"AT+WSHEAD=0\r\n");
+    assert_eq!(r.take(), "\r\nOK\r\n");
+    // AT+WSCLOSE on a free link resets its configuration.
+    r.send(b"AT+WSCFG=0,1,2\r\n");
+    r.send(b"AT+WSCLOSE=0\r\n");
+    assert_eq!(r.take(), "\r\nOK\r\n\r\nOK\r\n");
+    r.open(0);
+    r.sent[0].clear();
+    r.run_for(9_999);
+    assert!(r.sent[0].is_empty(), "pings every 10 s again, not every second");
+    r.run_for(1);
+    assert_eq!(r.sent[0].len(), 1);
+}

@@ -21,6 +21,12 @@ pub const MAX_SEND: usize = 16384;
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_millis(10_000);
 /// Largest AT+WSHEAD header.
 pub const MAX_HEADER: usize = 1024;
+/// The most bytes AT+WSHEAD's headers may take together (`name: value` and
+/// CR LF each): esp_websocket_client's request buffer.
+pub const MAX_HEADERS_TOTAL: usize = 1024;
+/// The longest opening request esp_websocket_client can send: its buffer
+/// (CONFIG_WS_BUFFER_SIZE, 1024) less the terminating NUL.
+pub const MAX_REQUEST: usize = 1023;
 
 /// A WSSEND waiting for its data.
 #[derive(Debug, Clone)]
@@ -134,6 +140,13 @@ pub(crate) fn finish_head(m: &mut Module, data: Vec<u8>) -> Reply {
         return Reply::Error(AtError::ExecFailed);
     };
     let (k, v) = (data[..colon].to_vec(), data[colon + 1..].to_vec());
+    // esp_websocket_client builds its whole opening request in one buffer
+    // of CONFIG_WS_BUFFER_SIZE (1024) bytes: headers that alone fill it can
+    // never be sent, so they are refused here.
+    let total: usize = m.ws_headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>() + k.len() + v.len() + 4;
+    if total > MAX_HEADERS_TOTAL {
+        return Reply::Error(AtError::ExecFailed);
+    }
     // ESP-AT puts the newest header first.
     m.ws_headers.insert(0, (k, v));
     Reply::Ok

@@ -288,6 +288,13 @@ impl Module {
                     headers: &self.ws_headers,
                 };
                 let request = handshake::request(&s.uri, &key, &opts);
+                if request.len() > crate::commands::websocket::MAX_REQUEST {
+                    // esp_websocket_client cannot build a request longer
+                    // than its buffer: the attempt fails.
+                    self.log_link(id, &format!("opening request of {} bytes exceeds the client's 1024-byte buffer", request.len()));
+                    self.ws_lost(id, Loss::Handshake, now);
+                    return;
+                }
                 s.phase = Phase::Handshake(ResponseReader::new(&key, s.subprotocol.as_deref()));
                 self.send_socket(SocketId::ws(id), request);
             }
@@ -534,7 +541,12 @@ impl Module {
     /// AT+WSCLOSE: close handshake if connected; otherwise free at once.
     pub(crate) fn ws_close_command(&mut self, id: usize, now: Instant) -> crate::at::reply::Reply {
         use crate::at::reply::Reply;
-        let Some(s) = self.links[id].session.as_ref() else { return Reply::Ok };
+        let Some(s) = self.links[id].session.as_ref() else {
+            // A free link: its configuration goes back to the defaults, as
+            // the docs say AT+WSCLOSE does.
+            self.links[id].cfg = LinkConfig::default();
+            return Reply::Ok;
+        };
         match s.state {
             LinkState::Connected => {
                 self.ws_send_close(id, &1000u16.to_be_bytes(), now);
