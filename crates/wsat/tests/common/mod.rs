@@ -192,6 +192,7 @@ impl HostEnd {
 
 #[path = "../../../../tests/transcript_format.rs"]
 pub mod transcript_format;
+pub mod at_stream;
 pub mod ws_server;
 
 /// Bytes in transcript notation.
