@@ -678,6 +678,15 @@ impl Session {
     pub fn check_recovers(&mut self) {
         self.module.handle_host_detached(self.now);
         self.drain();
+        if self.module.in_passthrough() {
+            // Passthrough outlives the host: the next one leaves it with
+            // `+++` between two silences.
+            self.advance(1_000);
+            self.module.handle_serial(b"+++", self.now);
+            self.drain();
+            self.advance(1_000);
+            assert!(!self.module.in_passthrough(), "+++ with a second of silence around it did not leave passthrough");
+        }
         let mut step = 0;
         while self.module.is_busy() && step < SETTLE_STEPS && self.settle_step(step) {
             step += 1;

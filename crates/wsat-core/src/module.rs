@@ -114,10 +114,12 @@ pub(crate) enum Job {
 }
 
 #[derive(Debug)]
-enum PortState {
+pub(crate) enum PortState {
     Idle,
     Busy(Job),
     Data { remaining: usize, buf: Vec<u8>, sink: DataSink },
+    /// Passthrough (AT+CIPMODE=1, AT+CIPSEND): host bytes are link 0's.
+    Passthrough(crate::ip::passthrough::Passthrough),
 }
 
 /// One virtual ESP-AT module.
@@ -173,7 +175,7 @@ pub struct Module {
     /// The runtime's regex engine, if it lent one.
     pub(crate) regex: Option<alloc::rc::Rc<dyn commands::sysmsgfilter::RegexEngine>>,
     line: LineAssembler,
-    state: PortState,
+    pub(crate) state: PortState,
     /// Deadline of the running job (reboot).
     job_deadline: Option<Instant>,
     out: Vec<u8>,
@@ -274,7 +276,22 @@ impl Module {
 
     /// True while a command is running or data is being collected.
     pub fn is_busy(&self) -> bool {
-        !matches!(self.state, PortState::Idle)
+        !matches!(self.state, PortState::Idle | PortState::Passthrough(_))
+    }
+
+    /// True while the port is in passthrough mode (host bytes are data).
+    pub fn in_passthrough(&self) -> bool {
+        matches!(self.state, PortState::Passthrough(_))
+    }
+
+    /// False while the module cannot take more host bytes now (passthrough
+    /// data the link's socket has not taken yet): the runtime stops reading
+    /// the port, and the transport's flow control holds the host.
+    pub fn serial_input_allowed(&self) -> bool {
+        match &self.state {
+            PortState::Passthrough(pt) => self.pt_backlog() + pt.pending() < crate::ip::PASSTHROUGH_WINDOW,
+            _ => true,
+        }
     }
 
     // ----- inputs -----
@@ -342,6 +359,11 @@ impl Module {
                     if *remaining == 0 {
                         self.finish_data(now);
                     }
+                }
+                PortState::Passthrough(pt) => {
+                    pt.input(rest, now);
+                    rest = &[];
+                    self.pt_pump(now);
                 }
                 PortState::Busy(Job::Reboot) => break,
                 PortState::Busy(_) => {
@@ -448,6 +470,7 @@ impl Module {
         }
         self.wifi_timers(now);
         self.ws_timers(now);
+        self.ip_timers(now);
         self.sntp_timers(now);
         self.flush_urcs(now);
     }
@@ -490,6 +513,7 @@ impl Module {
             self.station.reconnect_at,
             urc_hold,
             self.ws_next_deadline(),
+            self.ip_next_deadline(),
             self.sntp_next_deadline(),
             (self.urcs.report_open() && !self.deferred.is_empty()).then_some(self.deferred_since + REPORT_STALL),
         ]
@@ -681,7 +705,7 @@ impl Module {
     pub(crate) fn network_down(&mut self, now: Instant) {
         self.ip.sta_state = 5;
         self.ws_network_down(now);
-        self.ip_network_down();
+        self.ip_network_down(now);
     }
 
     /// What a boot resets: everything the chip keeps only in RAM.
@@ -717,6 +741,13 @@ impl Module {
         // restart (an ESP32-C3 keeps it; a power cycle starts at 1970).
         self.sntp = SntpState::default();
         self.boot_volatile_state(now);
+        if self.current.savetranslink.is_some() {
+            // AT+SAVETRANSLINK: single connection, passthrough, and the
+            // link opens once the station has an address.
+            self.ip.cipmode = true;
+            self.ip.mux = false;
+            self.ip.boot_link = true;
+        }
         self.line.reset();
         self.state = PortState::Idle;
         self.out.extend_from_slice(reply::READY);
@@ -833,6 +864,14 @@ impl Module {
     }
 
     fn flush_urcs(&mut self, now: Instant) {
+        if let PortState::Passthrough(_) = self.state {
+            // Under AT+SYSMSG bit 2 the status messages go into the data
+            // stream; otherwise they wait for the end of passthrough.
+            if self.current.sysmsg & 4 != 0 {
+                self.urcs.drain_into(&mut self.out);
+            }
+            return;
+        }
         if !matches!(self.state, PortState::Idle) {
             return;
         }

@@ -109,6 +109,22 @@ impl Default for TcpOptions {
     }
 }
 
+/// AT+SAVETRANSLINK: the link a module opens in passthrough at power-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize, Deserialize))]
+pub struct SavedLink {
+    /// `"TCP"`, `"SSL"`, `"UDP"` (or their v6 forms).
+    pub kind: alloc::string::String,
+    /// Remote host.
+    pub host: alloc::string::String,
+    /// Remote port.
+    pub port: u16,
+    /// TCP/SSL keep-alive seconds.
+    pub keep_alive: u16,
+    /// UDP local port (0: any).
+    pub local_port: u16,
+}
+
 /// An IPv4 address, gateway and netmask.
 pub type Ipv4Config = [[u8; 4]; 3];
 
@@ -159,6 +175,10 @@ pub struct Settings {
     pub ipv6: bool,
     /// AT+CIPTCPOPT per TCP/IP link.
     pub tcpopt: [TcpOptions; 5],
+    /// AT+TRANSINTVL: how long passthrough data may wait to be packed (ms).
+    pub transintvl: u16,
+    /// AT+SAVETRANSLINK: enter passthrough on this link at power-up.
+    pub savetranslink: Option<SavedLink>,
 }
 
 impl Default for Settings {
@@ -185,6 +205,8 @@ impl Default for Settings {
             reconn_intv: 1,
             ipv6: false,
             tcpopt: [TcpOptions::default(); 5],
+            transintvl: 20,
+            savetranslink: None,
         }
     }
 }

@@ -116,8 +116,9 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
         let deadline = module.poll_timeout().map(|t| clock.to_tokio(t));
         let line_due = line.next_due();
         // A paced line reads no more host bytes until it has carried the
-        // last ones (the host's writes then wait, as on a UART).
-        let read = !line.input_waiting();
+        // last ones (the host's writes then wait, as on a UART); nor does a
+        // module whose passthrough link has not taken the host's last data.
+        let read = !line.input_waiting() && module.serial_input_allowed();
         tokio::select! {
             event = port.next(&mut buf, read, &out.buf[out.pos..]) => match event? {
                 PortEvent::Input(Input::Data(n)) => {

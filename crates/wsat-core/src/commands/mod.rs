@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod basic;
+pub mod passthrough;
 pub mod dns;
 pub mod softap;
 pub mod ssl;
@@ -30,6 +31,8 @@ pub static COMMANDS: &[Command] = &[
     basic::RST,
     basic::GMR,
     basic::CMD,
+    passthrough::SAVETRANSLINK,
+    passthrough::TRANSINTVL,
     basic::SYSTIMESTAMP,
     system::GSLP,
     system::SLEEP,
@@ -99,6 +102,7 @@ pub static COMMANDS: &[Command] = &[
     ssl::CIPSSLCPSK,
     ssl::CIPSSLCPSKHEX,
     ssl::CIPSSLCCIPHER,
+    passthrough::CIPMODE,
     sntp::CIPSNTPCFG,
     sntp::CIPSNTPINTV,
     sntp::CIPSNTPTIME,

@@ -188,8 +188,9 @@ pub const CIPMUX: Command = Command {
         params: &[Param::int("mode", 0, 1)],
         run: |m, a, _| {
             let mux = a.int(0) == Some(1);
-            if m.ip.links.iter().any(Option::is_some) {
-                // Not while any link exists, even to the same mode.
+            if m.ip.links.iter().any(Option::is_some) || (mux && m.ip.cipmode) {
+                // Not while any link exists, even to the same mode, nor to
+                // several connections in passthrough mode.
                 return Reply::Error(AtError::ExecFailed);
             }
             m.ip.mux = mux;
@@ -355,7 +356,7 @@ fn local_ip(f: &Fields<'_>, i: usize) -> Result<(), AtError> {
 
 /// The TLS parameters AT+CIPSSLC* selected for link `id`, read from the
 /// manufacturing NVS now (`client_cert`, `client_key`, `client_ca`).
-fn ssl_params(m: &Module, id: usize, now: Instant) -> Result<TlsParams, String> {
+pub(crate) fn ssl_params(m: &Module, id: usize, now: Instant) -> Result<TlsParams, String> {
     let ssl = &m.ip.opts[id].ssl;
     let [auth_mode, pki_number, ca_number] = m.current.ssl_conf[id];
     let get = |ns: &str, n: u8| -> Result<Vec<u8>, String> {
@@ -412,6 +413,10 @@ impl PendingSend {
 
 /// `AT+CIPSEND=[<link ID>,]<length>[,<"remote host">,<remote port>]`
 fn send_set(m: &mut Module, a: &Args, ex: bool) -> Result<Reply, AtError> {
+    if m.ip.cipmode {
+        // In passthrough receiving mode data goes through AT+CIPSEND alone.
+        return Err(AtError::ExecFailed);
+    }
     let (id, f) = link_and_fields(m, a, LINKS as i64 - 1)?;
     // ESP-AT's order: the link must be up before anything else is looked at.
     let connected = m.ip.links[id].as_ref().is_some_and(|l| l.state == State::Connected);
@@ -453,7 +458,7 @@ pub const CIPSEND: Command = Command {
         params: &[Param::any("link ID|length"), Param::any("length|remote host").opt(), Param::any("remote host|remote port").opt(), Param::any("remote port").opt()],
         run: |m, a, _| send_set(m, a, false).unwrap_or_else(Reply::Error),
     }),
-    exec: None,
+    exec: Some(|m, _, now| super::passthrough::enter(m, now)),
 };
 
 /// `AT+CIPSENDEX`: as AT+CIPSEND, but `\0` in the data ends it early.

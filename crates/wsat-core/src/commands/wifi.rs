@@ -402,6 +402,7 @@ pub(crate) fn step_join(m: &mut Module, now: Instant) {
         (Ok(_), _) => {
             m.station.state = StaState::GotIp;
             m.ip.sta_state = 2;
+            m.ip_on_got_ip(now);
             say(m, b"WIFI GOT IP");
             let config = join.config.clone();
             if join.origin == JoinOrigin::Command {

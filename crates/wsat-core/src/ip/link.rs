@@ -95,6 +95,10 @@ pub struct IpLink {
     pub rx_len: usize,
     /// A passive `+IPD` notice is out and unanswered by a read.
     pub notified: bool,
+    /// How the link was opened, to open it again (passthrough reconnects).
+    pub transport: Option<crate::net::Transport>,
+    /// Its connect timeout.
+    pub timeout: crate::time::Duration,
 }
 
 /// What a piece of received data became.
@@ -129,6 +133,8 @@ impl IpLink {
             rx: VecDeque::new(),
             rx_len: 0,
             notified: false,
+            transport: None,
+            timeout: crate::time::Duration::from_secs(20),
         }
     }
 

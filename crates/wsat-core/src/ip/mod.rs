@@ -8,6 +8,7 @@
 //! (`crate::commands::tcpip`).
 
 pub mod link;
+pub mod passthrough;
 
 use alloc::format;
 use alloc::string::String;
@@ -21,6 +22,7 @@ use crate::module::{Job, Module};
 use crate::net::{SocketEvent, SocketId};
 use crate::time::{Duration, Instant};
 use link::{IpLink, Kind, Received, State, IPD_MAX, PASSIVE_WINDOW};
+pub use passthrough::Passthrough;
 
 /// Links in multiple-connection mode (single mode uses link 0).
 pub const LINKS: usize = 5;
@@ -32,6 +34,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serial output above which active links stop reading their sockets.
 const SERIAL_HIGH_WATER: usize = 64 * 1024;
+/// Passthrough data the module holds for link 0 (packed, unsent, or in
+/// the socket's queue) beyond which it stops reading the host.
+pub const PASSTHROUGH_WINDOW: usize = 64 * 1024;
 
 pub use crate::settings::TcpOptions;
 
@@ -79,10 +84,34 @@ pub struct IpState {
     pub opts: [LinkOptions; LINKS],
     /// AT+CIPCONNPERSIST per link (not saved).
     pub persist: [bool; LINKS],
+    /// AT+CIPMODE=1: passthrough receiving mode (link 0's data goes to the
+    /// host raw, and AT+CIPSEND enters passthrough).
+    pub cipmode: bool,
+    /// Passthrough data packed while link 0 reconnects.
+    pub held: Vec<u8>,
+    /// When link 0 tries again after losing its connection in passthrough.
+    pub reconnect_at: Option<Instant>,
+    /// AT+SAVETRANSLINK: open the saved link once the station has an address.
+    pub boot_link: bool,
+    /// The running AT+CIPSERVER, if any.
+    pub server: Option<ServerState>,
     /// AT+CIPSTATUS's `<stat>`, kept as ESP-AT keeps it: 0 at boot, 1 after
     /// a mode change to one with a station, 2 with an address, 3 with a
     /// TCP/SSL link, 4 when the last one closed, 5 after a disconnection.
     pub sta_state: u8,
+}
+
+/// A running AT+CIPSERVER.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerState {
+    /// The module's port.
+    pub port: u16,
+    /// `"TCP"`, `"SSL"` (or v6).
+    pub kind: &'static str,
+    /// SSL: clients must present a certificate chaining to `server_ca`.
+    pub ca: bool,
+    /// AT+CIPSERVER's `<netif>`.
+    pub netif: u8,
 }
 
 /// lwIP's errno for a failure (what `+ERRNO:` prints under AT+SYSLOG=1).
@@ -109,15 +138,17 @@ impl Module {
 
     /// Opens link `id` (the command has checked everything); AT+CIPSTART
     /// waits for it as `job` until `timeout`.
-    pub(crate) fn ip_open(&mut self, id: usize, link: IpLink, transport: crate::net::Transport, timeout: Duration, now: Instant) -> Reply {
+    pub(crate) fn ip_open(&mut self, id: usize, mut link: IpLink, transport: crate::net::Transport, timeout: Duration, now: Instant) -> Reply {
         let (host, port) = (link.host.clone(), link.port);
+        link.transport = Some(transport.clone());
+        link.timeout = timeout;
         self.ip.links[id] = Some(link);
         self.connect_socket(SocketId::ip(id), transport, host, port, timeout);
         // The runtime's own timeout answers first; this one is a backstop.
         self.busy_with_deadline(Job::IpConnect(id), now + timeout + Duration::from_millis(500))
     }
 
-    pub(crate) fn ip_event(&mut self, id: usize, event: SocketEvent, _now: Instant) {
+    pub(crate) fn ip_event(&mut self, id: usize, event: SocketEvent, now: Instant) {
         let Some(l) = self.ip.links[id].as_mut() else { return };
         match event {
             SocketEvent::Connected { local_port, remote } => {
@@ -133,6 +164,21 @@ impl Module {
                     l.remote_ip = Some(r.ip());
                 }
                 let line = self.ip_connect_line(id);
+                if self.in_passthrough() || (id == 0 && core::mem::take(&mut self.ip.boot_link)) {
+                    // Passthrough's own link (back, or up after boot):
+                    // news only under AT+SYSMSG bit 2, and the data flows.
+                    if self.current.sysmsg & 4 != 0 {
+                        self.urc(line.as_bytes());
+                    }
+                    if !self.in_passthrough() {
+                        self.pt_start(now);
+                    }
+                    let held = core::mem::take(&mut self.ip.held);
+                    for chunk in held.chunks(passthrough::PACKET) {
+                        self.send_tracked(SocketId::ip(0), chunk.to_vec(), false, None);
+                    }
+                    return;
+                }
                 if self.running(&Job::IpConnect(id)) {
                     self.write(line.as_bytes());
                     self.write(b"\r\n");
@@ -150,9 +196,9 @@ impl Module {
                         self.write(line.as_bytes());
                     }
                 }
-                self.ip_lost(id);
+                self.ip_lost(id, now);
             }
-            SocketEvent::Eof => self.ip_lost(id),
+            SocketEvent::Eof => self.ip_lost(id, now),
             SocketEvent::Written(seq) => {
                 let job = Job::IpSend { link: id, seq };
                 if self.running(&job) {
@@ -176,8 +222,21 @@ impl Module {
     }
 
     /// The transport of link `id` is gone (failure or the peer's close).
-    fn ip_lost(&mut self, id: usize) {
+    fn ip_lost(&mut self, id: usize, now: Instant) {
         self.close_socket(SocketId::ip(id), false);
+        if id == 0 && self.in_passthrough() {
+            // Passthrough keeps its link: it connects again every
+            // AT+CIPRECONNINTV, and the host's data waits meanwhile.
+            if let Some(l) = self.ip.links[0].as_mut() {
+                let was_up = l.state == State::Connected;
+                l.state = State::Connecting;
+                if was_up && self.current.sysmsg & 4 != 0 {
+                    self.urc(b"CLOSED");
+                }
+                self.ip.reconnect_at = Some(now + Duration::from_millis(100 * u64::from(self.current.reconn_intv)));
+                return;
+            }
+        }
         let Some(l) = self.ip.links[id].as_mut() else { return };
         if l.state == State::Connecting {
             // A link that never came up ends with the command's ERROR and
@@ -242,6 +301,15 @@ impl Module {
             return;
         }
         let kind = l.kind;
+        if self.ip.cipmode && id == 0 && !self.ip.mux {
+            // Passthrough receiving mode: the data itself, no +IPD.
+            if self.in_passthrough() {
+                self.write_unfiltered(data);
+            } else {
+                self.urc_report(SocketId::ip(0), Piece::Whole, &[], data, false);
+            }
+            return;
+        }
         match l.receive(data, from, passive) {
             Received::Report => {
                 // UDP: one datagram, one +IPD; a stream is cut to IPD_MAX.
@@ -302,15 +370,112 @@ impl Module {
 
     /// Every link loses its transport (Wi-Fi went away), except those
     /// AT+CIPCONNPERSIST keeps.
-    pub(crate) fn ip_network_down(&mut self) {
+    pub(crate) fn ip_network_down(&mut self, now: Instant) {
         for id in 0..LINKS {
             if self.ip.persist[id] {
                 continue;
             }
             if self.ip.links[id].as_ref().is_some_and(|l| l.state != State::Draining) {
-                self.ip_lost(id);
+                self.ip_lost(id, now);
             }
         }
+    }
+
+    /// Enters passthrough: host bytes are link 0's data from now on.
+    pub(crate) fn pt_start(&mut self, now: Instant) {
+        self.state = crate::module::PortState::Passthrough(passthrough::Passthrough::new(now));
+    }
+
+    /// Passthrough data the module holds for link 0 beyond the packer.
+    pub(crate) fn pt_backlog(&self) -> usize {
+        self.sockets.in_flight(SocketId::ip(0)) + self.ip.held.len()
+    }
+
+    /// Hands due packets to link 0; leaves passthrough after `+++`.
+    pub(crate) fn pt_pump(&mut self, now: Instant) {
+        let interval = Duration::from_millis(u64::from(self.current.transintvl));
+        let crate::module::PortState::Passthrough(pt) = &mut self.state else { return };
+        let quit = pt.quit_due(now);
+        let packets = pt.packets(now, interval, quit);
+        let up = self.ip.links[0].as_ref().is_some_and(|l| l.state == State::Connected);
+        for p in packets {
+            if up {
+                self.send_tracked(SocketId::ip(0), p, false, None);
+            } else {
+                // Link 0 is reconnecting: the data waits for it.
+                self.ip.held.extend_from_slice(&p);
+            }
+        }
+        if quit {
+            self.state = crate::module::PortState::Idle;
+            self.ip.reconnect_at = None;
+            if self.current.sysmsg & 1 != 0 {
+                self.write(b"+QUITT\r\n");
+            }
+            if self.ip.links[0].as_ref().is_some_and(|l| l.state == State::Connecting) {
+                // Left while reconnecting: the link is gone.
+                self.ip_free(0, true);
+            }
+        }
+    }
+
+    /// Passthrough and reconnection timers.
+    pub(crate) fn ip_timers(&mut self, now: Instant) {
+        if self.in_passthrough() {
+            self.pt_pump(now);
+        }
+        if self.ip.reconnect_at.is_some_and(|t| t <= now) {
+            self.ip.reconnect_at = None;
+            if let Some(l) = self.ip.links[0].as_ref() {
+                if let Some(t) = l.transport.clone() {
+                    let (host, port, timeout) = (l.host.clone(), l.port, l.timeout);
+                    self.connect_socket(SocketId::ip(0), t, host, port, timeout);
+                }
+            }
+        }
+    }
+
+    /// The next passthrough or reconnection deadline.
+    pub(crate) fn ip_next_deadline(&self) -> Option<Instant> {
+        let interval = Duration::from_millis(u64::from(self.current.transintvl));
+        let pt = match &self.state {
+            crate::module::PortState::Passthrough(pt) => pt.deadline(interval),
+            _ => None,
+        };
+        match (pt, self.ip.reconnect_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The station has an address: a link saved with AT+SAVETRANSLINK
+    /// opens now, and passthrough starts once it is up.
+    pub(crate) fn ip_on_got_ip(&mut self, now: Instant) {
+        let Some(saved) = self.current.savetranslink.clone() else { return };
+        if self.ip.links[0].is_some() || !self.ip.boot_link {
+            return;
+        }
+        let Some((kind, v6)) = Kind::parse(saved.kind.as_bytes()) else { return };
+        let mut link = IpLink::new(kind, v6, saved.host.clone(), saved.port);
+        let keep_alive = Duration::from_secs(u64::from(saved.keep_alive));
+        let transport = match kind {
+            Kind::Tcp => crate::net::Transport::Tcp { keep_alive, nodelay: self.current.tcpopt[0].nodelay },
+            Kind::Udp => {
+                link.local_port = saved.local_port;
+                crate::net::Transport::Udp { local_port: saved.local_port }
+            }
+            Kind::Ssl => match crate::commands::tcpip::ssl_params(self, 0, now) {
+                Ok(params) => crate::net::Transport::Tls { params, keep_alive },
+                Err(missing) => {
+                    self.log_link(0, &format!("saved SSL link: {missing} is not in the manufacturing NVS"));
+                    return;
+                }
+            },
+        };
+        link.transport = Some(transport.clone());
+        let (host, port, timeout) = (link.host.clone(), link.port, link.timeout);
+        self.ip.links[0] = Some(link);
+        self.connect_socket(SocketId::ip(0), transport, host, port, timeout);
     }
 
     /// Drops every link at once (reboot): no reports, transports closed.

@@ -1,5 +1,6 @@
 //! Socket ids, transport kinds, transport events and the transport table.
 
+use alloc::collections::VecDeque;
 use alloc::string::String;
 use core::net::{IpAddr, SocketAddr};
 
@@ -169,6 +170,8 @@ pub struct Entry {
     pub local_port: u16,
     /// The peer, once connected (as resolved).
     pub remote: Option<IpAddr>,
+    /// Tracked sends not yet acknowledged: their numbers and sizes.
+    unacked: VecDeque<(u32, usize)>,
 }
 
 /// The transport table.
@@ -189,6 +192,7 @@ impl Sockets {
         let e = &mut self.entries[id.index()];
         let seq = e.next_seq;
         *e = Entry { open: true, next_seq: seq, done_seq: seq, ..Entry::default() };
+        e.unacked.clear();
     }
 
     /// The transport of `id` is gone.
@@ -196,6 +200,7 @@ impl Sockets {
         let e = &mut self.entries[id.index()];
         e.open = false;
         e.done_seq = e.next_seq;
+        e.unacked.clear();
     }
 
     /// Numbers a tracked send of `len` bytes.
@@ -203,6 +208,7 @@ impl Sockets {
         let e = &mut self.entries[id.index()];
         e.next_seq = e.next_seq.wrapping_add(1);
         e.bytes_out += len as u64;
+        e.unacked.push_back((e.next_seq, len));
         e.next_seq
     }
 
@@ -218,7 +224,20 @@ impl Sockets {
 
     /// The runtime acknowledged send `seq` (written or refused).
     pub(crate) fn acked(&mut self, id: SocketId, seq: u32) {
-        self.entries[id.index()].done_seq = seq;
+        let e = &mut self.entries[id.index()];
+        e.done_seq = seq;
+        // Acknowledgements come in order: everything up to `seq` is done.
+        while let Some(&(s, _)) = e.unacked.front() {
+            e.unacked.pop_front();
+            if s == seq {
+                break;
+            }
+        }
+    }
+
+    /// Bytes of tracked sends the socket has not taken yet.
+    pub fn in_flight(&self, id: SocketId) -> usize {
+        self.entries[id.index()].unacked.iter().map(|&(_, n)| n).sum()
     }
 
     /// True while a tracked send is not yet acknowledged.

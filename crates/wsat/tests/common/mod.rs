@@ -135,6 +135,11 @@ impl HostEnd {
         HostEnd::new(Box::new(f.try_clone().expect("clone")), Box::new(f))
     }
 
+    /// A second writer on a TCP host end (to write from another thread).
+    pub fn writer_clone(&self) -> TcpStream {
+        self.tcp.as_ref().expect("a TCP host end").try_clone().expect("clone")
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write to the AT port");
         self.writer.flush().expect("flush");
