@@ -105,6 +105,8 @@ fn link_of(socket: SocketId) -> u8 {
     match socket.family() {
         wsat_core::net::socket::Family::WebSocket(l) => l as u8,
         wsat_core::net::socket::Family::Ip(l) => 4 + l as u8,
+        // The server's listening socket: a slot of its own, never served.
+        wsat_core::net::socket::Family::Listener => 3,
     }
 }
 
@@ -503,6 +505,19 @@ impl Session {
                 self.module.handle_resolved(&[core::net::IpAddr::from([127, 0, 0, 1])], self.now);
             }
             Action::Ping { .. } if self.now.millis() % 2 == 0 => self.module.handle_ping(Some(1), self.now),
+            // The server's port binds, except on odd milliseconds.
+            Action::Listen { socket, .. } => {
+                let bound = self.now.millis() % 2 == 0;
+                self.module.handle_listen(socket, bound, self.now);
+                if bound {
+                    // A client from outside, as soon as it listens.
+                    let peer = core::net::SocketAddr::from(([127, 0, 0, 1], 50_000));
+                    if let Some(id) = self.module.handle_accept(socket, peer, self.now) {
+                        let link = link_of(id);
+                        self.links[usize::from(link)] = Transport { open: true, connect_pending: true, ..Transport::default() };
+                    }
+                }
+            }
             // SNTP requests go unanswered (the servers are unreachable);
             // actions added to the core later are ignored until the
             // harness knows them.

@@ -90,6 +90,18 @@ pub enum Action {
         /// How long to wait for the reply.
         timeout: Duration,
     },
+    /// Listen on the module's `port` for AT+CIPSERVER (TLS with `tls`):
+    /// answer with [`Module::handle_listen`](crate::Module::handle_listen);
+    /// clients go to [`Module::handle_accept`](crate::Module::handle_accept).
+    /// [`Action::Close`] on the same socket stops listening.
+    Listen {
+        /// The listening socket.
+        socket: SocketId,
+        /// The module's port (the runtime may map it to another).
+        port: u16,
+        /// An SSL server's credentials.
+        tls: Option<ServerTlsParams>,
+    },
     /// Something worth logging (why a link failed, ...).
     Log(String),
     /// A time sync is due: answer with [`Module::handle_host_clock`](crate::Module::handle_host_clock) and the
@@ -129,6 +141,20 @@ pub struct TlsParams {
     pub common_name: Option<String>,
     /// The cipher suites to offer, by IANA number (empty: every one).
     pub ciphers: Vec<u16>,
+}
+
+/// What an SSL server (AT+CIPSERVER "SSL") needs, from the manufacturing
+/// NVS (`server_cert`, `server_key`, `server_ca`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerTlsParams {
+    /// The server's certificate (chain).
+    pub cert: Vec<u8>,
+    /// Its key.
+    pub key: Vec<u8>,
+    /// `<CA enable>`: clients must present a certificate chaining to it.
+    pub ca: Option<Vec<u8>>,
+    /// The module clock, Unix seconds (client certificates' validity).
+    pub now_unix: u64,
 }
 
 /// An input other than serial bytes and time.

@@ -33,5 +33,5 @@ pub mod wifi;
 pub mod net;
 pub mod ws;
 
-pub use module::{Action, Config, Event, Module, Store, TlsParams, VersionInfo};
+pub use module::{Action, Config, Event, Module, ServerTlsParams, Store, TlsParams, VersionInfo};
 pub use time::{Duration, Instant};

@@ -46,7 +46,7 @@ use crate::wifi::station::Station;
 use crate::net::{SocketId, Sockets};
 use crate::ws::link::{Link, Rng, LINKS};
 
-pub use crate::action::{Action, Event, Store, TlsParams};
+pub use crate::action::{Action, Event, ServerTlsParams, Store, TlsParams};
 pub use crate::config::{Config, RegexEngineRef, VersionInfo};
 
 /// How long a reboot (AT+RST, AT+RESTORE) keeps the port deaf.
@@ -111,6 +111,8 @@ pub(crate) enum Job {
     Resolve,
     /// AT+PING waiting for the echo.
     Ping,
+    /// AT+CIPSERVER waiting for the listening socket.
+    Listen,
 }
 
 #[derive(Debug)]
@@ -459,6 +461,11 @@ impl Module {
                     self.state = PortState::Idle;
                     self.finish(Reply::Error(AtError::ExecFailed));
                     self.ip_free(id, true);
+                }
+                PortState::Busy(Job::Listen) => {
+                    self.state = PortState::Idle;
+                    self.ip.server = None;
+                    self.finish(Reply::Error(AtError::ExecFailed));
                 }
                 PortState::Busy(ref job @ (Job::Resolve | Job::Ping)) => {
                     let job = job.clone();

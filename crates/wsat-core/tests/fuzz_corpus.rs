@@ -558,6 +558,21 @@ fn seeds() -> Vec<(&'static str, Vec<Op>)> {
             ),
         ),
         (
+            "server",
+            vec![
+                tx(JOIN),
+                wait(200),
+                tx("AT+CIPSERVER=1\r\nAT+CIPMUX=1\r\nAT+CIPSERVERMAXCONN=2\r\n"),
+                tx("AT+CIPSERVER=1,80\r\n"),
+                Op::ServeAll,
+                Op::LinkData(4, b"hello".to_vec()),
+                tx("AT+CIPSTO=1\r\nAT+CIPSERVER?\r\nAT+CIPSTATE?\r\n"),
+                wait(1500),
+                tx("AT+CIPSERVER=0,1\r\nAT+CIPSERVER=1,443,\"SSL\",1\r\n"),
+                wait(3000),
+            ],
+        ),
+        (
             "passthrough",
             vec![
                 tx(JOIN),

@@ -62,6 +62,16 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR")]
     pub sntp_server: Option<SocketAddr>,
 
+    /// The address AT+CIPSERVER listens on. A virtual module must not open
+    /// this computer to the network unless asked: the default is loopback.
+    #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+    pub listen_addr: std::net::IpAddr,
+
+    /// Map a module port to a port of this computer for AT+CIPSERVER
+    /// (`80:8080`; repeatable), so several modules can all "listen on 80".
+    #[arg(long, value_name = "MODULE:HOST", value_parser = parse_port_map)]
+    pub port_map: Vec<(u16, u16)>,
+
     /// How long the radio stays down after SIGUSR1 (fault injection), in ms.
     #[arg(long, value_name = "MS", default_value_t = 5000)]
     pub ap_down_ms: u64,
@@ -74,6 +84,13 @@ pub struct Cli {
     /// overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// `--port-map MODULE:HOST`.
+fn parse_port_map(s: &str) -> Result<(u16, u16), String> {
+    let (m, h) = s.split_once(':').ok_or("expected MODULE:HOST, e.g. 80:8080")?;
+    let port = |p: &str| p.trim().parse::<u16>().map_err(|_| format!("{p:?} is not a port (0-65535)"));
+    Ok((port(m)?, port(h)?))
 }
 
 /// `--clock`.

@@ -33,6 +33,10 @@ pub struct Options {
     pub ap_down: Duration,
     /// Send every SNTP query here instead of to the named servers.
     pub sntp_server: Option<std::net::SocketAddr>,
+    /// Where AT+CIPSERVER listens.
+    pub listen_addr: std::net::IpAddr,
+    /// Module port -> host port, for AT+CIPSERVER.
+    pub port_map: std::collections::HashMap<u16, u16>,
 }
 
 /// Maps between the tokio clock and the core's millisecond instants.
@@ -93,7 +97,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
 
     loop {
         {
-            let mut net = Net { sockets: &mut sockets, sntp_tx: &sntp_tx, lookup_tx: &lookup_tx, sntp_server: opts.sntp_server };
+            let mut net = Net { sockets: &mut sockets, sntp_tx: &sntp_tx, lookup_tx: &lookup_tx, sntp_server: opts.sntp_server, opts: &opts };
             carry_out(&mut module, &port, &state, &mut net, &mut line, &clock, &mut out);
         }
         if out.pending().is_empty() && port.attached() {
@@ -157,6 +161,10 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                     match t.news {
                         News::Event(e) => module.handle_socket_event(t.socket, e, clock.now()),
                         News::Data(d, from) => module.handle_socket_data(t.socket, &d, from, clock.now()),
+                        News::Accepted(stream, peer) => match module.handle_accept(t.socket, peer, clock.now()) {
+                            Some(id) => sockets.attach(id, t.socket, stream),
+                            None => tracing::info!(%peer, "server: client refused"),
+                        },
                     }
                 }
             }
@@ -194,6 +202,7 @@ struct Net<'a> {
     sntp_tx: &'a mpsc::Sender<Vec<u8>>,
     lookup_tx: &'a mpsc::Sender<Lookup>,
     sntp_server: Option<std::net::SocketAddr>,
+    opts: &'a Options,
 }
 
 /// Carries out pending actions. Stores are written at once, before the
@@ -236,6 +245,28 @@ fn carry_out(module: &mut Module, port: &Port, state: &StateDir, net: &mut Net<'
             }
             Action::Send { socket, data, seq, immediate, to } => net.sockets.send(socket, data, seq, immediate, to),
             Action::Close { socket, abort } => net.sockets.close(socket, abort),
+            Action::Listen { socket, port, tls } => {
+                let host_port = net.opts.port_map.get(&port).copied().unwrap_or(port);
+                let addr = std::net::SocketAddr::new(net.opts.listen_addr, host_port);
+                let acceptor = match tls.as_ref().map(crate::tls::acceptor).transpose() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!("server: TLS credentials: {e}");
+                        module.handle_listen(socket, false, clock.now());
+                        continue;
+                    }
+                };
+                match net.sockets.listen(socket, addr, acceptor) {
+                    Ok(()) => {
+                        tracing::info!(module_port = port, %addr, "server listening");
+                        module.handle_listen(socket, true, clock.now());
+                    }
+                    Err(e) => {
+                        tracing::warn!(%addr, error = %e, "server: cannot listen");
+                        module.handle_listen(socket, false, clock.now());
+                    }
+                }
+            }
             Action::Log(message) => tracing::info!("{message}"),
             Action::ReadHostClock => {
                 let unix_ms = std::time::SystemTime::now()

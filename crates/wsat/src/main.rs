@@ -140,6 +140,8 @@ async fn run(cli: Cli) -> Result<()> {
         pace: cli.pace,
         ap_down: Duration::from_millis(cli.ap_down_ms),
         sntp_server: cli.sntp_server,
+        listen_addr: cli.listen_addr,
+        port_map: cli.port_map.iter().copied().collect(),
     };
     driver::run(module, port, state, opts, origin).await
 }

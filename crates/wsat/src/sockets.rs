@@ -42,6 +42,8 @@ pub enum News {
     Event(SocketEvent),
     /// Bytes from the peer (for UDP, with the sender).
     Data(Vec<u8>, Option<SocketAddr>),
+    /// A client reached the listening socket.
+    Accepted(TcpStream, SocketAddr),
 }
 
 /// A socket task's message, tagged with its socket and generation.
@@ -78,6 +80,8 @@ pub struct Sockets {
     news_tx: mpsc::Sender<Tagged>,
     /// Per socket: how many bytes its task may read now.
     window: Vec<watch::Sender<usize>>,
+    /// Per listening socket: the TLS acceptor of an SSL server.
+    acceptors: Vec<Option<tokio_rustls::TlsAcceptor>>,
 }
 
 impl Sockets {
@@ -88,7 +92,8 @@ impl Sockets {
         let (news_tx, news_rx) = mpsc::channel(16);
         let window = (0..SOCKETS).map(|_| watch::channel(READ_CHUNK).0).collect();
         let running = (0..SOCKETS).map(|_| None).collect();
-        (Sockets { running, generation: [0; SOCKETS], news_tx, window }, news_rx)
+        let acceptors = (0..SOCKETS).map(|_| None).collect();
+        (Sockets { running, generation: [0; SOCKETS], news_tx, window, acceptors }, news_rx)
     }
 
     /// True if `t` is news from the current connection of its socket.
@@ -122,6 +127,48 @@ impl Sockets {
         self.running[i] = Some(Running { tx, task, queued });
     }
 
+    /// Listens on `addr` for the server's `socket`; accepted clients come
+    /// as [`News::Accepted`].
+    pub fn listen(&mut self, socket: SocketId, addr: SocketAddr, tls: Option<tokio_rustls::TlsAcceptor>) -> std::io::Result<()> {
+        let i = socket.index();
+        self.close(socket, false);
+        let std_listener = std::net::TcpListener::bind(addr)?;
+        std_listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        self.generation[i] += 1;
+        self.acceptors[i] = tls;
+        let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => news.tell(News::Accepted(stream, peer)).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "server: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+        self.running[i] = Some(Running { tx, task, queued: Arc::new(AtomicUsize::new(0)) });
+        Ok(())
+    }
+
+    /// Runs a client the core took (`socket`) on its accepted `stream`,
+    /// with TLS if `listener` is an SSL server.
+    pub fn attach(&mut self, socket: SocketId, listener: SocketId, stream: TcpStream) {
+        let i = socket.index();
+        self.close(socket, false);
+        self.generation[i] += 1;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
+        let queued = Arc::new(AtomicUsize::new(0));
+        let inbox = Inbox { rx, window: self.window[i].subscribe(), queued: queued.clone() };
+        let tls = self.acceptors[listener.index()].clone();
+        let task = tokio::spawn(async move { run_accepted(news, stream, tls, inbox).await });
+        self.running[i] = Some(Running { tx, task, queued });
+    }
+
     /// Queues bytes for `socket`. An immediate send finding the writer
     /// busy (a write blocked on a full socket, a ping queued before it) is
     /// refused at once: the socket cannot take it now.
@@ -145,6 +192,13 @@ impl Sockets {
     pub fn close(&mut self, socket: SocketId, abort: bool) {
         let i = socket.index();
         if let Some(r) = self.running[i].take() {
+            if matches!(socket.family(), wsat_core::net::socket::Family::Listener) {
+                // A listener has nothing to flush: it stops at once.
+                r.task.abort();
+                self.acceptors[i] = None;
+                self.generation[i] += 1;
+                return;
+            }
             if abort {
                 let _ = r.tx.send(Command::Abort);
             }
@@ -286,7 +340,6 @@ async fn run_stream(
     timeout: Duration,
     inbox: Inbox,
 ) {
-    let Inbox { mut rx, mut window, queued } = inbox;
     let socket = news.socket;
     // TCP and TLS together must finish within the open timeout.
     let (stream, fd, local_port, remote) = match tokio::time::timeout(timeout, open(&host, port, transport)).await {
@@ -304,6 +357,47 @@ async fn run_stream(
     };
     tracing::info!(%socket, %host, port, %remote, local_port, "connected");
     news.event(SocketEvent::Connected { local_port, remote: Some(remote) }).await;
+    duplex(news, stream, fd, inbox).await;
+}
+
+/// A client the server accepted: TLS first on an SSL server, then as any
+/// connected stream.
+async fn run_accepted(news: Teller, tcp: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>, inbox: Inbox) {
+    let socket = news.socket;
+    let _ = tcp.set_nodelay(true);
+    let local_port = tcp.local_addr().map_or(0, |a| a.port());
+    let remote = tcp.peer_addr().ok();
+    let fd = match tcp.as_fd().try_clone_to_owned() {
+        Ok(fd) => fd,
+        Err(e) => {
+            news.event(SocketEvent::Failed(reason(&e))).await;
+            return;
+        }
+    };
+    let stream: Box<dyn Stream> = match tls {
+        None => Box::new(tcp),
+        Some(acceptor) => match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
+            Ok(Ok(s)) => Box::new(s),
+            Ok(Err(e)) => {
+                tracing::info!(%socket, error = %e, "server: TLS handshake with a client failed");
+                news.event(SocketEvent::Failed(FailReason::Tls)).await;
+                return;
+            }
+            Err(_) => {
+                news.event(SocketEvent::Failed(FailReason::Timeout)).await;
+                return;
+            }
+        },
+    };
+    tracing::info!(%socket, ?remote, "server: client connected");
+    news.event(SocketEvent::Connected { local_port, remote }).await;
+    duplex(news, stream, fd, inbox).await;
+}
+
+/// A connected stream, full duplex, until the core closes it or it fails.
+async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox) {
+    let socket = news.socket;
+    let Inbox { mut rx, mut window, queued } = inbox;
     let (mut rd, mut wr) = tokio::io::split(stream);
     let reader = {
         let news = news.clone();

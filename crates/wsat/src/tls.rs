@@ -17,9 +17,10 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
-use tokio_rustls::TlsConnector;
-use wsat_core::TlsParams;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, DistinguishedName, Error, ServerConfig, SignatureScheme};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+use wsat_core::{ServerTlsParams, TlsParams};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::time::ASN1Time;
 
@@ -56,6 +57,56 @@ pub fn connector(p: &TlsParams) -> Result<TlsConnector, String> {
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
+/// Builds an acceptor for AT+CIPSERVER "SSL": the module's server
+/// certificate and key, and with `<CA enable>` a client certificate that
+/// must chain to `server_ca` (checked as the module checks servers).
+pub fn acceptor(p: &ServerTlsParams) -> Result<TlsAcceptor, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = certificates(&p.cert).map_err(|e| format!("server_cert: {e}"))?;
+    let key = private_key(&p.key).map_err(|e| format!("server_key: {e}"))?;
+    let builder = ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| e.to_string())?;
+    let builder = match &p.ca {
+        Some(pem) => {
+            let ca = certificates(pem).map_err(|e| format!("server_ca: {e}"))?;
+            builder.with_client_cert_verifier(Arc::new(ModuleClientVerifier { ca, now_unix: p.now_unix, algorithms: provider.signature_verification_algorithms }))
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let config = builder.with_single_cert(chain, key).map_err(|e| format!("server certificate and key: {e}"))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Checks client certificates as the module's server does (`<CA enable>`).
+#[derive(Debug)]
+struct ModuleClientVerifier {
+    ca: Vec<CertificateDer<'static>>,
+    now_unix: u64,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for ModuleClientVerifier {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(&self, end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>], _now: UnixTime) -> Result<ClientCertVerified, Error> {
+        verify_chain(&self.ca, self.now_unix, end_entity, intermediates)?;
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, Error> {
+        verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(&self, message: &[u8], cert: &CertificateDer<'_>, dss: &DigitallySignedStruct) -> Result<HandshakeSignatureValid, Error> {
+        verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
 /// The name to send as SNI: host names only (rustls sends none for an
 /// address).
 pub fn server_name(host: &str) -> Result<ServerName<'static>, String> {
@@ -87,6 +138,35 @@ struct ModuleVerifier {
     /// AT+CIPSSLCCN: the name the server certificate must carry.
     common_name: Option<String>,
     algorithms: WebPkiSupportedAlgorithms,
+}
+
+/// Follows `end_entity` through `intermediates` to one of `anchors`, as
+/// mbedTLS does on the module: every certificate valid at the module
+/// clock's `now_unix`, signatures checked, a CA certificate accepted as
+/// the end entity, names not matched.
+fn verify_chain(anchors: &[CertificateDer<'_>], now_unix: u64, end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>]) -> Result<(), Error> {
+    let anchors: Vec<X509Certificate<'_>> = anchors.iter().map(|a| parse(a)).collect::<Result<_, _>>()?;
+    let pool: Vec<X509Certificate<'_>> = intermediates.iter().map(|c| parse(c)).collect::<Result<_, _>>()?;
+    let mut cert = parse(end_entity)?;
+    // A chain longer than this is not something a module would accept.
+    for _ in 0..8 {
+        check_time(now_unix, &cert)?;
+        // The CA itself presented as the peer's certificate.
+        if anchors.iter().any(|a| a.as_ref() == cert.as_ref()) {
+            return Ok(());
+        }
+        if let Some(a) = anchors.iter().find(|a| a.subject() == cert.issuer()) {
+            cert.verify_signature(Some(a.public_key())).map_err(|_| Error::InvalidCertificate(CertificateError::BadSignature))?;
+            check_time(now_unix, a)?;
+            return Ok(());
+        }
+        let Some(next) = pool.iter().find(|c| c.subject() == cert.issuer() && c.as_ref() != cert.as_ref()) else {
+            return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer));
+        };
+        cert.verify_signature(Some(next.public_key())).map_err(|_| Error::InvalidCertificate(CertificateError::BadSignature))?;
+        cert = next.clone();
+    }
+    Err(Error::InvalidCertificate(CertificateError::UnknownIssuer))
 }
 
 /// True if `cert` names `name` (a DNS subjectAltName, or the subject's CN
@@ -124,9 +204,10 @@ fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
     X509Certificate::from_der(der).map(|(_, c)| c).map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))
 }
 
-impl ModuleVerifier {
-    fn check_time(&self, cert: &X509Certificate<'_>) -> Result<(), Error> {
-        let now = ASN1Time::from_timestamp(self.now_unix as i64).map_err(|_| Error::General("bad module time".into()))?;
+/// Checks `cert`'s validity dates against the module clock.
+fn check_time(now_unix: u64, cert: &X509Certificate<'_>) -> Result<(), Error> {
+    {
+        let now = ASN1Time::from_timestamp(now_unix as i64).map_err(|_| Error::General("bad module time".into()))?;
         let v = cert.validity();
         if now < v.not_before {
             return Err(Error::InvalidCertificate(CertificateError::NotValidYet));
@@ -156,30 +237,8 @@ impl ServerCertVerifier for ModuleVerifier {
             // auth_mode 0 and 1: the module does not verify the server.
             return Ok(ServerCertVerified::assertion());
         };
-        let anchors: Vec<X509Certificate<'_>> = anchors.iter().map(|a| parse(a)).collect::<Result<_, _>>()?;
-        let pool: Vec<X509Certificate<'_>> = intermediates.iter().map(|c| parse(c)).collect::<Result<_, _>>()?;
-        let mut cert = parse(end_entity)?;
-        // A chain longer than this is not something a module would accept.
-        for _ in 0..8 {
-            self.check_time(&cert)?;
-            // The CA itself presented as the server certificate.
-            if anchors.iter().any(|a| a.as_ref() == cert.as_ref()) {
-                return Ok(ServerCertVerified::assertion());
-            }
-            if let Some(a) = anchors.iter().find(|a| a.subject() == cert.issuer()) {
-                cert.verify_signature(Some(a.public_key()))
-                    .map_err(|_| Error::InvalidCertificate(CertificateError::BadSignature))?;
-                self.check_time(a)?;
-                return Ok(ServerCertVerified::assertion());
-            }
-            let Some(next) = pool.iter().find(|c| c.subject() == cert.issuer() && c.as_ref() != cert.as_ref()) else {
-                return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer));
-            };
-            cert.verify_signature(Some(next.public_key()))
-                .map_err(|_| Error::InvalidCertificate(CertificateError::BadSignature))?;
-            cert = next.clone();
-        }
-        Err(Error::InvalidCertificate(CertificateError::UnknownIssuer))
+        verify_chain(anchors, self.now_unix, end_entity, intermediates)?;
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

@@ -7,6 +7,7 @@
 pub mod addr;
 pub mod basic;
 pub mod passthrough;
+pub mod server;
 pub mod dns;
 pub mod softap;
 pub mod ssl;
@@ -95,6 +96,8 @@ pub static COMMANDS: &[Command] = &[
     tcpip::CIPRECVTYPE,
     tcpip::CIPRECVDATA,
     tcpip::CIPRECVLEN,
+    server::CIPSERVER,
+    server::CIPSERVERMAXCONN,
     ssl::CIPSSLCCONF,
     ssl::CIPSSLCCN,
     ssl::CIPSSLCSNI,
@@ -103,6 +106,7 @@ pub static COMMANDS: &[Command] = &[
     ssl::CIPSSLCPSKHEX,
     ssl::CIPSSLCCIPHER,
     passthrough::CIPMODE,
+    server::CIPSTO,
     sntp::CIPSNTPCFG,
     sntp::CIPSNTPINTV,
     sntp::CIPSNTPTIME,

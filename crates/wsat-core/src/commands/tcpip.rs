@@ -188,7 +188,7 @@ pub const CIPMUX: Command = Command {
         params: &[Param::int("mode", 0, 1)],
         run: |m, a, _| {
             let mux = a.int(0) == Some(1);
-            if m.ip.links.iter().any(Option::is_some) || (mux && m.ip.cipmode) {
+            if m.ip.links.iter().any(Option::is_some) || (mux && m.ip.cipmode) || (!mux && m.ip.server.is_some()) {
                 // Not while any link exists, even to the same mode, nor to
                 // several connections in passthrough mode.
                 return Reply::Error(AtError::ExecFailed);
@@ -487,6 +487,9 @@ pub(crate) fn finish_send(m: &mut Module, s: PendingSend, data: Vec<u8>, now: In
         0 => DEFAULT_SEND_TIMEOUT,
         ms => Duration::from_millis(u64::from(ms)),
     };
+    if let Some(l) = m.ip.links[s.link].as_mut() {
+        l.last_activity = now;
+    }
     let seq = m.send_tracked(SocketId::ip(s.link), data, false, s.to);
     m.busy_with_deadline(Job::IpSend { link: s.link, seq }, now + timeout)
 }

@@ -99,6 +99,8 @@ pub struct IpLink {
     pub transport: Option<crate::net::Transport>,
     /// Its connect timeout.
     pub timeout: crate::time::Duration,
+    /// When data last moved either way (AT+CIPSTO's idle clock).
+    pub last_activity: crate::time::Instant,
 }
 
 /// What a piece of received data became.
@@ -135,6 +137,7 @@ impl IpLink {
             notified: false,
             transport: None,
             timeout: crate::time::Duration::from_secs(20),
+            last_activity: crate::time::Instant::from_millis(0),
         }
     }
 

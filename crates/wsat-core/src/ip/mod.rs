@@ -9,6 +9,7 @@
 
 pub mod link;
 pub mod passthrough;
+pub mod server;
 
 use alloc::format;
 use alloc::string::String;
@@ -72,7 +73,7 @@ pub struct LinkOptions {
 }
 
 /// Everything the module keeps for its TCP/IP links.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct IpState {
     /// The links.
     pub links: [Option<IpLink>; LINKS],
@@ -95,10 +96,34 @@ pub struct IpState {
     pub boot_link: bool,
     /// The running AT+CIPSERVER, if any.
     pub server: Option<ServerState>,
+    /// AT+CIPSERVERMAXCONN (1-5).
+    pub max_conn: u8,
+    /// AT+CIPSTO: seconds an accepted client may be idle (0: for ever).
+    pub server_timeout: u16,
     /// AT+CIPSTATUS's `<stat>`, kept as ESP-AT keeps it: 0 at boot, 1 after
     /// a mode change to one with a station, 2 with an address, 3 with a
     /// TCP/SSL link, 4 when the last one closed, 5 after a disconnection.
     pub sta_state: u8,
+}
+
+impl Default for IpState {
+    fn default() -> Self {
+        IpState {
+            links: Default::default(),
+            mux: false,
+            dinfo: false,
+            opts: Default::default(),
+            persist: [false; LINKS],
+            cipmode: false,
+            held: Vec::new(),
+            reconnect_at: None,
+            boot_link: false,
+            server: None,
+            max_conn: LINKS as u8,
+            server_timeout: 0,
+            sta_state: 0,
+        }
+    }
 }
 
 /// A running AT+CIPSERVER.
@@ -157,6 +182,14 @@ impl Module {
                 }
                 l.state = State::Connected;
                 l.local_port = local_port;
+                l.last_activity = now;
+                if l.tetype == 1 {
+                    // The module's own port, whatever host port the
+                    // runtime listens on for it.
+                    if let Some(s) = &self.ip.server {
+                        l.local_port = s.port;
+                    }
+                }
                 if l.kind != Kind::Udp {
                     self.ip.sta_state = 3;
                 }
@@ -293,7 +326,7 @@ impl Module {
     }
 
     /// Bytes from link `id`'s peer.
-    pub(crate) fn ip_data(&mut self, id: usize, data: &[u8], from: Option<SocketAddr>, _now: Instant) {
+    pub(crate) fn ip_data(&mut self, id: usize, data: &[u8], from: Option<SocketAddr>, now: Instant) {
         let passive = self.ip.opts[id].passive;
         let next_len = self.ip.opts[id].next_datagram_len;
         let Some(l) = self.ip.links[id].as_mut() else { return };
@@ -301,6 +334,7 @@ impl Module {
             return;
         }
         let kind = l.kind;
+        l.last_activity = now;
         if self.ip.cipmode && id == 0 && !self.ip.mux {
             // Passthrough receiving mode: the data itself, no +IPD.
             if self.in_passthrough() {
@@ -419,8 +453,9 @@ impl Module {
         }
     }
 
-    /// Passthrough and reconnection timers.
+    /// Passthrough, reconnection and server timers.
     pub(crate) fn ip_timers(&mut self, now: Instant) {
+        self.server_timers(now);
         if self.in_passthrough() {
             self.pt_pump(now);
         }
@@ -442,10 +477,7 @@ impl Module {
             crate::module::PortState::Passthrough(pt) => pt.deadline(interval),
             _ => None,
         };
-        match (pt, self.ip.reconnect_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [pt, self.ip.reconnect_at, self.server_next_deadline()].into_iter().flatten().min()
     }
 
     /// The station has an address: a link saved with AT+SAVETRANSLINK
@@ -480,6 +512,7 @@ impl Module {
 
     /// Drops every link at once (reboot): no reports, transports closed.
     pub(crate) fn ip_drop_all(&mut self) {
+        self.close_socket(SocketId::listener(), false);
         for id in 0..LINKS {
             if self.ip.links[id].take().is_some() {
                 self.close_socket(SocketId::ip(id), false);

@@ -40,6 +40,7 @@ impl Module {
         match socket.family() {
             Family::WebSocket(link) => self.ws_event(link, event, now),
             Family::Ip(link) => self.ip_event(link, event, now),
+            Family::Listener => self.server_event(event, now),
         }
         self.after_input(now);
     }
@@ -56,6 +57,7 @@ impl Module {
                 self.ws_data(link, &mut buf, now);
             }
             Family::Ip(link) => self.ip_data(link, data, from, now),
+            Family::Listener => {}
         }
         self.after_input(now);
     }
@@ -68,6 +70,7 @@ impl Module {
         match socket.family() {
             Family::WebSocket(link) => self.ws_read_window(link),
             Family::Ip(link) => self.ip_read_window(link),
+            Family::Listener => 0,
         }
     }
 
@@ -93,6 +96,21 @@ impl Module {
         let seq = self.sockets.track(socket, data.len());
         self.act(Action::Send { socket, data, seq: Some(seq), immediate, to });
         seq
+    }
+
+    /// A client connected to the server's listening socket (from
+    /// `remote`): the link id it gets, or `None` if it is refused (the
+    /// runtime closes it). The runtime then runs the connection on that
+    /// socket and reports [`SocketEvent::Connected`] once it is up (after
+    /// the TLS handshake on an SSL server).
+    pub fn handle_accept(&mut self, listener: SocketId, remote: SocketAddr, now: Instant) -> Option<SocketId> {
+        if listener != SocketId::listener() || !self.sockets.get(listener).open {
+            return None;
+        }
+        let id = self.server_accept(remote, now)?;
+        self.sockets.opened(SocketId::ip(id));
+        self.after_input(now);
+        Some(SocketId::ip(id))
     }
 
     /// Lets go of `socket`'s transport (nothing more is heard from it).

@@ -11,11 +11,14 @@ use crate::time::Duration;
 pub const WS_SOCKETS: usize = 3;
 /// TCP/UDP/SSL links (AT+CIPSTART's link ids 0-4).
 pub const IP_SOCKETS: usize = 5;
+/// The listening socket of AT+CIPSERVER.
+pub const LISTENERS: usize = 1;
 /// Every socket the module can hold at once.
-pub const SOCKETS: usize = WS_SOCKETS + IP_SOCKETS;
+pub const SOCKETS: usize = WS_SOCKETS + IP_SOCKETS + LISTENERS;
 
 /// One transport slot. Ids 0-2 are the WebSocket links 0-2; ids 3-7 are
-/// the TCP/IP links 0-4.
+/// the TCP/IP links 0-4 (client or accepted); id 8 is AT+CIPSERVER's
+/// listening socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SocketId(u8);
 
@@ -26,6 +29,8 @@ pub enum Family {
     WebSocket(usize),
     /// TCP/UDP/SSL link 0-4.
     Ip(usize),
+    /// The server's listening socket.
+    Listener,
 }
 
 impl SocketId {
@@ -46,6 +51,11 @@ impl SocketId {
         (index < SOCKETS).then_some(SocketId(index as u8))
     }
 
+    /// AT+CIPSERVER's listening socket.
+    pub const fn listener() -> SocketId {
+        SocketId((WS_SOCKETS + IP_SOCKETS) as u8)
+    }
+
     /// Its position in tables of [`SOCKETS`] entries.
     pub fn index(self) -> usize {
         usize::from(self.0)
@@ -56,8 +66,10 @@ impl SocketId {
         let i = self.index();
         if i < WS_SOCKETS {
             Family::WebSocket(i)
-        } else {
+        } else if i < WS_SOCKETS + IP_SOCKETS {
             Family::Ip(i - WS_SOCKETS)
+        } else {
+            Family::Listener
         }
     }
 
@@ -72,6 +84,7 @@ impl core::fmt::Display for SocketId {
         match self.family() {
             Family::WebSocket(l) => write!(f, "ws{l}"),
             Family::Ip(l) => write!(f, "ip{l}"),
+            Family::Listener => f.write_str("server"),
         }
     }
 }
@@ -263,7 +276,9 @@ mod tests {
         assert_eq!(SocketId::ws(2).family(), Family::WebSocket(2));
         assert_eq!(SocketId::ip(0).family(), Family::Ip(0));
         assert_eq!(SocketId::ip(4).index(), 7);
-        assert_eq!(SocketId::from_index(8), None);
+        assert_eq!(SocketId::from_index(8), Some(SocketId::listener()));
+        assert_eq!(SocketId::listener().family(), Family::Listener);
+        assert_eq!(SocketId::from_index(9), None);
         assert_eq!(SocketId::all().count(), SOCKETS);
     }
 
