@@ -122,6 +122,8 @@ pub(crate) enum PortState {
     Data { remaining: usize, buf: Vec<u8>, sink: DataSink },
     /// Passthrough (AT+CIPMODE=1, AT+CIPSEND): host bytes are link 0's.
     Passthrough(crate::ip::passthrough::Passthrough),
+    /// AT+CIPSENDL: host bytes go to a link as they arrive.
+    SendL(commands::sendl::LongSend),
 }
 
 /// One virtual ESP-AT module.
@@ -292,6 +294,7 @@ impl Module {
     pub fn serial_input_allowed(&self) -> bool {
         match &self.state {
             PortState::Passthrough(pt) => self.pt_backlog() + pt.pending() < crate::ip::PASSTHROUGH_WINDOW,
+            PortState::SendL(s) => self.sockets.in_flight(s.socket()) < crate::ip::PASSTHROUGH_WINDOW,
             _ => true,
         }
     }
@@ -366,6 +369,10 @@ impl Module {
                     pt.input(rest, now);
                     rest = &[];
                     self.pt_pump(now);
+                }
+                PortState::SendL(_) => {
+                    let used = self.sendl_input(rest, now);
+                    rest = &rest[used..];
                 }
                 PortState::Busy(Job::Reboot) => break,
                 PortState::Busy(_) => {

@@ -377,3 +377,62 @@ fn passive_receive_example_link_conn_and_surplus_data() {
     assert!(r.starts_with(&want) && r.ends_with("\r\n\r\nOK\r\n"), "{r}");
     w.stop();
 }
+
+/// AT+CIPSENDL: a long send goes out while it arrives, with progress
+/// reports every `<report size>` bytes and the whole length last; `+++`
+/// cancels one.
+#[test]
+fn long_send_reports_progress_and_can_be_cancelled() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let port = tcp_server(move |mut s| {
+        let mut got = 0usize;
+        let mut b = [0u8; 65536];
+        while let Ok(n) = s.read(&mut b) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+            let _ = tx.send(got);
+        }
+    });
+    let dir = common::tempdir();
+    let (w, mut h) = wsat_tcp(dir.path(), &[]);
+    join_wifi(&mut h);
+    echo_off(&mut h);
+    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    at(&mut h, "AT+CIPSENDLCFG?", "+CIPSENDLCFG:1024,2920\r\n\r\nOK\r\n");
+    at(&mut h, "AT+CIPSENDLCFG=4000,1000", "\r\nOK\r\n");
+    let total = 10_000;
+    at(&mut h, &format!("AT+CIPSENDL={total}"), "\r\nOK\r\n\r\n>");
+    let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+    for chunk in data.chunks(1500) {
+        h.send(chunk);
+        thread::sleep(Duration::from_millis(5));
+    }
+    let out = String::from_utf8_lossy(&h.until(b"\r\nSEND OK\r\n")).into_owned();
+    let reports: Vec<(usize, usize)> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("+CIPSENDL:"))
+        .map(|r| {
+            let (a, b) = r.split_once(',').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    let sent: Vec<usize> = reports.iter().map(|r| r.0).collect();
+    assert_eq!(sent, [4000, 8000, 10_000], "{out}");
+    assert_eq!(reports.last(), Some(&(10_000, 10_000)));
+    let mut got = 0;
+    while got < total {
+        got = rx.recv_timeout(Duration::from_secs(5)).expect("the server gets the data");
+    }
+    assert_eq!(got, total);
+    // Cancelled part-way.
+    at(&mut h, "AT+CIPSENDL=100000", "\r\nOK\r\n\r\n>");
+    h.send(&[b'c'; 500]);
+    thread::sleep(Duration::from_millis(100));
+    h.send(b"+++");
+    let out = h.until(b"\r\nSEND CANCELLED\r\n");
+    assert!(!out.windows(7).any(|w| w == b"SEND OK"), "{}", common::escape(&out));
+    at(&mut h, "AT", "\r\nOK\r\n");
+    w.stop();
+}

@@ -7,6 +7,7 @@
 pub mod addr;
 pub mod basic;
 pub mod passthrough;
+pub mod sendl;
 pub mod server;
 pub mod dns;
 pub mod softap;
@@ -89,6 +90,8 @@ pub static COMMANDS: &[Command] = &[
     tcpip::CIPCLOSE,
     tcpip::CIPCONNPERSIST,
     tcpip::CIPSEND,
+    sendl::CIPSENDL,
+    sendl::CIPSENDLCFG,
     tcpip::CIPSENDEX,
     tcpip::CIPDINFO,
     tcpip::CIPMUX,

@@ -87,7 +87,7 @@ impl<'a> Fields<'a> {
 
 /// The link id a mode-dependent command names, and where its other fields
 /// start: `<link ID>` first in multiple-connection mode, link 0 otherwise.
-fn link_and_fields<'a>(m: &Module, a: &'a Args, max_id: i64) -> Result<(usize, Fields<'a>), AtError> {
+pub(crate) fn link_and_fields<'a>(m: &Module, a: &'a Args, max_id: i64) -> Result<(usize, Fields<'a>), AtError> {
     if m.ip.mux {
         let id = Fields::new(a, 0).need_int(0, 0, max_id)? as usize;
         Ok((id, Fields::new(a, 1)))

@@ -100,6 +100,8 @@ pub struct IpState {
     pub max_conn: u8,
     /// AT+CIPSTO: seconds an accepted client may be idle (0: for ever).
     pub server_timeout: u16,
+    /// AT+CIPSENDLCFG: report size and transmit block size.
+    pub sendl_cfg: (u32, u32),
     /// AT+CIPSTATUS's `<stat>`, kept as ESP-AT keeps it: 0 at boot, 1 after
     /// a mode change to one with a station, 2 with an address, 3 with a
     /// TCP/SSL link, 4 when the last one closed, 5 after a disconnection.
@@ -121,6 +123,7 @@ impl Default for IpState {
             server: None,
             max_conn: LINKS as u8,
             server_timeout: 0,
+            sendl_cfg: (crate::commands::sendl::DEFAULT_REPORT, crate::commands::sendl::DEFAULT_TRANSMIT),
             sta_state: 0,
         }
     }
@@ -222,6 +225,7 @@ impl Module {
             }
             SocketEvent::Failed(why) => {
                 let connecting = l.state == State::Connecting;
+                let pump = !connecting;
                 self.log_link(id, &format!("TCP/IP link failed: {why:?}"));
                 if connecting && self.syslog {
                     if let Some(errno) = lwip_errno(why) {
@@ -230,9 +234,16 @@ impl Module {
                     }
                 }
                 self.ip_lost(id, now);
+                if pump {
+                    self.sendl_pump(now);
+                }
             }
-            SocketEvent::Eof => self.ip_lost(id, now),
+            SocketEvent::Eof => {
+                self.ip_lost(id, now);
+                self.sendl_pump(now);
+            }
             SocketEvent::Written(seq) => {
+                self.sendl_pump(now);
                 let job = Job::IpSend { link: id, seq };
                 if self.running(&job) {
                     self.write(reply::SEND_OK);
@@ -453,9 +464,10 @@ impl Module {
         }
     }
 
-    /// Passthrough, reconnection and server timers.
+    /// Passthrough, long-send, reconnection and server timers.
     pub(crate) fn ip_timers(&mut self, now: Instant) {
         self.server_timers(now);
+        self.sendl_pump(now);
         if self.in_passthrough() {
             self.pt_pump(now);
         }
@@ -477,7 +489,7 @@ impl Module {
             crate::module::PortState::Passthrough(pt) => pt.deadline(interval),
             _ => None,
         };
-        [pt, self.ip.reconnect_at, self.server_next_deadline()].into_iter().flatten().min()
+        [pt, self.ip.reconnect_at, self.server_next_deadline(), self.sendl_deadline()].into_iter().flatten().min()
     }
 
     /// The station has an address: a link saved with AT+SAVETRANSLINK
