@@ -82,6 +82,9 @@ pub struct Sockets {
     window: Vec<watch::Sender<usize>>,
     /// Per listening socket: the TLS acceptor of an SSL server.
     acceptors: Vec<Option<tokio_rustls::TlsAcceptor>>,
+    /// Per listening socket: a duplicate of its descriptor, to stop it
+    /// synchronously (aborting the accept task drops it only later).
+    listeners: Vec<Option<OwnedFd>>,
 }
 
 impl Sockets {
@@ -93,7 +96,8 @@ impl Sockets {
         let window = (0..SOCKETS).map(|_| watch::channel(READ_CHUNK).0).collect();
         let running = (0..SOCKETS).map(|_| None).collect();
         let acceptors = (0..SOCKETS).map(|_| None).collect();
-        (Sockets { running, generation: [0; SOCKETS], news_tx, window, acceptors }, news_rx)
+        let listeners = (0..SOCKETS).map(|_| None).collect();
+        (Sockets { running, generation: [0; SOCKETS], news_tx, window, acceptors, listeners }, news_rx)
     }
 
     /// True if `t` is news from the current connection of its socket.
@@ -134,6 +138,7 @@ impl Sockets {
         self.close(socket, false);
         let std_listener = std::net::TcpListener::bind(addr)?;
         std_listener.set_nonblocking(true)?;
+        self.listeners[i] = Some(std_listener.as_fd().try_clone_to_owned()?);
         let listener = tokio::net::TcpListener::from_std(std_listener)?;
         self.generation[i] += 1;
         self.acceptors[i] = tls;
@@ -193,7 +198,11 @@ impl Sockets {
         let i = socket.index();
         if let Some(r) = self.running[i].take() {
             if matches!(socket.family(), wsat_core::net::socket::Family::Listener) {
-                // A listener has nothing to flush: it stops at once.
+                // A listener has nothing to flush: it stops at once (no new
+                // client is taken from this moment on).
+                if let Some(fd) = self.listeners[i].take() {
+                    let _ = nix::sys::socket::shutdown(std::os::fd::AsRawFd::as_raw_fd(&fd), nix::sys::socket::Shutdown::Both);
+                }
                 r.task.abort();
                 self.acceptors[i] = None;
                 self.generation[i] += 1;

@@ -17,25 +17,6 @@ fn at(h: &mut HostEnd, cmd: &str, reply: &str) {
     h.expect(reply.as_bytes(), cmd);
 }
 
-/// A loopback TCP echo server; returns its port.
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            thread::spawn(move || {
-                let mut b = [0u8; 65536];
-                while let Ok(n) = s.read(&mut b) {
-                    if n == 0 || s.write_all(&b[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
 /// The file: 1 MiB that no `+++` guard can mistake.
 fn file() -> Vec<u8> {
     (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect()
@@ -66,7 +47,7 @@ fn escape(h: &mut HostEnd) {
 
 #[test]
 fn a_file_through_tcp_passthrough_and_back() {
-    let port = echo_server();
+    let port = common::tcp_echo_server();
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
@@ -97,7 +78,7 @@ fn a_file_through_tcp_passthrough_and_back() {
 /// server and comes back).
 #[test]
 fn plus_plus_plus_inside_data_is_data() {
-    let port = echo_server();
+    let port = common::tcp_echo_server();
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
@@ -180,7 +161,7 @@ fn passthrough_reconnects_after_a_reset() {
 /// passthrough by itself.
 #[test]
 fn saved_link_opens_in_passthrough_after_a_restart() {
-    let port = echo_server();
+    let port = common::tcp_echo_server();
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
@@ -204,15 +185,9 @@ fn saved_link_opens_in_passthrough_after_a_restart() {
 /// client certificate, a server holding ESP-AT's default server one).
 #[test]
 fn a_file_through_ssl_passthrough_and_back() {
-    let pki = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pki/esp-at-default");
-    assert!(pki.is_dir(), "the shared PKI is missing at {}", pki.display());
-    let f = |p: &str| pki.join(p).to_string_lossy().into_owned();
-    let server = common::Server::python(
-        "tls-echo-server.py",
-        &["127.0.0.1", "0", &f("server_cert/server_cert.crt"), &f("server_key/server.key"), &f("server_ca/server_ca.crt")],
-    );
+    let server = common::tls_echo_server();
     let dir = common::tempdir();
-    let pki_arg = pki.to_string_lossy().into_owned();
+    let pki_arg = common::esp_at_pki().to_string_lossy().into_owned();
     let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki_arg]);
     join_wifi(&mut h);
     echo_off(&mut h);

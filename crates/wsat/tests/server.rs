@@ -82,8 +82,7 @@ fn clients_connect_exchange_data_and_are_limited_and_timed_out() {
 
 #[test]
 fn ssl_server_with_client_authentication() {
-    let pki = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pki/esp-at-default");
-    assert!(pki.is_dir(), "the shared PKI is missing at {}", pki.display());
+    let pki = common::esp_at_pki();
     let f = |p: &str| pki.join(p).to_string_lossy().into_owned();
     let host_port = free_port();
     let dir = common::tempdir();

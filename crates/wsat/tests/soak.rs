@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::at_stream::Parser;
@@ -55,30 +54,11 @@ fn read_passive(h: &mut HostEnd, p: &mut Parser) {
     }
 }
 
-/// A loopback TCP echo server.
-fn tcp_echo_server() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut b = [0u8; 16384];
-                while let Ok(n) = s.read(&mut b) {
-                    if n == 0 || s.write_all(&b[..n]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    port
-}
-
 #[test]
 fn eight_links_ten_thousand_messages_each_way() {
     let n: u32 = std::env::var("WSAT_SOAK_MESSAGES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let server = Server::python("ws-server.py", &["127.0.0.1", "0"]);
-    let tcp_port = tcp_echo_server();
+    let tcp_port = common::tcp_echo_server();
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);

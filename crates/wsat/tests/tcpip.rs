@@ -296,15 +296,9 @@ fn a_peer_that_never_accepts_or_stops_reading() {
 /// clients against its CA; then a server the module must refuse.
 #[test]
 fn ssl_client_with_mutual_authentication() {
-    let pki = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pki/esp-at-default");
-    assert!(pki.is_dir(), "the shared PKI is missing at {}", pki.display());
-    let f = |p: &str| pki.join(p).to_string_lossy().into_owned();
-    let server = common::Server::python(
-        "tls-echo-server.py",
-        &["127.0.0.1", "0", &f("server_cert/server_cert.crt"), &f("server_key/server.key"), &f("server_ca/server_ca.crt")],
-    );
+    let server = common::tls_echo_server();
     let dir = common::tempdir();
-    let pki_arg = pki.to_string_lossy().into_owned();
+    let pki_arg = common::esp_at_pki().to_string_lossy().into_owned();
     let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki_arg]);
     join_wifi(&mut h);
     echo_off(&mut h);

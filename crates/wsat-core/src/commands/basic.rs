@@ -228,6 +228,16 @@ fn write_uart(m: &mut Module, name: &str, u: UartConfig) {
     m.write(line.as_bytes());
 }
 
+/// AT+UART_DEF's set form (and AT+UART's): saved, and in effect after the
+/// OK, which goes out at the old rate.
+fn set_uart_def(m: &mut Module, a: &Args, _: Instant) -> Reply {
+    let u = uart_from(a);
+    m.save_always(|s| s.uart = u);
+    m.write(crate::at::reply::OK);
+    m.act(Action::SetUart(u));
+    Reply::Done
+}
+
 /// `AT+UART`: registered by ESP-AT's `at_uart_cmd.c` beside the two
 /// documented names (undocumented): queries the settings in effect as
 /// `+UART:`, and sets like AT+UART_DEF.
@@ -240,16 +250,7 @@ pub const UART: Command = Command {
         write_uart(m, "UART", u);
         Reply::Ok
     }),
-    set: Some(Set {
-        params: UART_PARAMS,
-        run: |m, a, _| {
-            let u = uart_from(a);
-            m.save_always(|s| s.uart = u);
-            m.write(crate::at::reply::OK);
-            m.act(Action::SetUart(u));
-            Reply::Done
-        },
-    }),
+    set: Some(Set { params: UART_PARAMS, run: set_uart_def }),
     exec: None,
 };
 
@@ -287,16 +288,7 @@ pub const UART_DEF: Command = Command {
         write_uart(m, "UART_DEF", u);
         Reply::Ok
     }),
-    set: Some(Set {
-        params: UART_PARAMS,
-        run: |m, a, _| {
-            let u = uart_from(a);
-            m.save_always(|s| s.uart = u);
-            m.write(crate::at::reply::OK);
-            m.act(Action::SetUart(u));
-            Reply::Done
-        },
-    }),
+    set: Some(Set { params: UART_PARAMS, run: set_uart_def }),
     exec: None,
 };
 

@@ -24,6 +24,34 @@ pub mod wifi_config;
 
 use crate::at::table::Command;
 
+/// A command whose whole state is one number among the settings (saved
+/// under AT+SYSSTORE): `AT<name>?` prints `<name>:<n>`, `AT<name>=<n>`
+/// sets it within `min..=max`.
+macro_rules! saved_number {
+    ($name:literal, $summary:literal, $param:literal, $min:literal, $max:literal, $field:ident) => {
+        $crate::at::table::Command {
+            name: $name,
+            summary: $summary,
+            test: None,
+            query: Some(|m, _, _| {
+                let line = alloc::format!("{}:{}\r\n", $name, m.current.$field);
+                m.write(line.as_bytes());
+                $crate::at::reply::Reply::Ok
+            }),
+            set: Some($crate::at::table::Set {
+                params: &[$crate::at::params::Param::int($param, $min, $max)],
+                run: |m, a, _| {
+                    let v = a.int(0).unwrap_or($min) as _;
+                    m.save(|s| s.$field = v);
+                    $crate::at::reply::Reply::Ok
+                },
+            }),
+            exec: None,
+        }
+    };
+}
+pub(crate) use saved_number;
+
 /// Every supported command, in AT+CMD? order.
 pub static COMMANDS: &[Command] = &[
     // Basic, in the order ESP-AT's ESP32-C3 core registers them.

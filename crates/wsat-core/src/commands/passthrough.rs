@@ -56,25 +56,14 @@ pub(crate) fn enter(m: &mut Module, now: Instant) -> Reply {
 }
 
 /// `AT+TRANSINTVL`: how long passthrough data may wait to be packed.
-pub const TRANSINTVL: Command = Command {
-    name: "+TRANSINTVL",
-    summary: "Query/set how long passthrough data waits to fill a 2920-byte packet (ms, 0-1000)",
-    test: None,
-    query: Some(|m, _, _| {
-        let line = format!("+TRANSINTVL:{}\r\n", m.current.transintvl);
-        m.write(line.as_bytes());
-        Reply::Ok
-    }),
-    set: Some(Set {
-        params: &[Param::int("interval", 0, 1000)],
-        run: |m, a, _| {
-            let v = a.int(0).unwrap_or(20) as u16;
-            m.save(|s| s.transintvl = v);
-            Reply::Ok
-        },
-    }),
-    exec: None,
-};
+pub const TRANSINTVL: Command = super::saved_number!(
+    "+TRANSINTVL",
+    "Query/set how long passthrough data waits to fill a 2920-byte packet (ms, 0-1000)",
+    "interval",
+    0,
+    1000,
+    transintvl
+);
 
 /// `AT+SAVETRANSLINK`: enter passthrough on a link at power-up.
 pub const SAVETRANSLINK: Command = Command {

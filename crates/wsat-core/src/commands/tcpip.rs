@@ -782,22 +782,11 @@ pub const CIPCONNPERSIST: Command = Command {
 };
 
 /// `AT+CIPRECONNINTV`: how soon a passthrough link reconnects.
-pub const CIPRECONNINTV: Command = Command {
-    name: "+CIPRECONNINTV",
-    summary: "Query/set the passthrough reconnection interval (100 ms units, 1-36000)",
-    test: None,
-    query: Some(|m, _, _| {
-        let line = format!("+CIPRECONNINTV:{}\r\n", m.current.reconn_intv);
-        m.write(line.as_bytes());
-        Reply::Ok
-    }),
-    set: Some(Set {
-        params: &[Param::int("interval", 1, 36000)],
-        run: |m, a, _| {
-            let v = a.int(0).unwrap_or(1) as u16;
-            m.save(|s| s.reconn_intv = v);
-            Reply::Ok
-        },
-    }),
-    exec: None,
-};
+pub const CIPRECONNINTV: Command = super::saved_number!(
+    "+CIPRECONNINTV",
+    "Query/set the passthrough reconnection interval (100 ms units, 1-36000)",
+    "interval",
+    1,
+    36000,
+    reconn_intv
+);

@@ -285,6 +285,43 @@ impl Drop for Server {
     }
 }
 
+/// A loopback TCP echo server for every connection; returns its port.
+pub fn tcp_echo_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = l.local_addr().expect("local addr").port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut b = vec![0u8; 65536];
+                while let Ok(n) = s.read(&mut b) {
+                    if n == 0 || s.write_all(&b[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// ESP-AT's default PKI (`shared/pki/esp-at-default`), beside the checkout.
+pub fn esp_at_pki() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pki/esp-at-default");
+    assert!(p.is_dir(), "the shared PKI is missing at {} (CI has shared/ beside the checkout)", p.display());
+    p
+}
+
+/// A TLS echo server with ESP-AT's default server certificate, checking
+/// client certificates against its `server_ca`.
+pub fn tls_echo_server() -> Server {
+    let pki = esp_at_pki();
+    let f = |p: &str| pki.join(p).to_string_lossy().into_owned();
+    Server::python(
+        "tls-echo-server.py",
+        &["127.0.0.1", "0", &f("server_cert/server_cert.crt"), &f("server_key/server.key"), &f("server_ca/server_ca.crt")],
+    )
+}
+
 /// wsat on TCP with a fresh state, booted, echo on; and its host end.
 pub fn wsat_tcp(dir: &Path, extra: &[&str]) -> (Wsat, HostEnd) {
     let state = arg(dir, "state");
