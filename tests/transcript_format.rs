@@ -55,45 +55,12 @@ pub fn parse(text: &str, version: &str) -> Vec<Step> {
 }
 
 fn unescape(s: &str, version: &str, n: usize) -> Vec<u8> {
-    let s = s.replace("{VERSION}", version);
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'\\' {
-            out.push(b[i]);
-            i += 1;
-            continue;
-        }
-        match b.get(i + 1) {
-            Some(b'r') => out.push(b'\r'),
-            Some(b'n') => out.push(b'\n'),
-            Some(b'\\') => out.push(b'\\'),
-            Some(b'x') => {
-                let hex = s.get(i + 2..i + 4).unwrap_or_else(|| panic!("line {n}: short \\x"));
-                out.push(u8::from_str_radix(hex, 16).unwrap_or_else(|_| panic!("line {n}: bad \\x")));
-                i += 2;
-            }
-            _ => panic!("line {n}: unknown escape"),
-        }
-        i += 2;
-    }
-    out
+    wsat_core::transcript::unescape(s, version).unwrap_or_else(|e| panic!("line {n}: {e}"))
 }
 
 /// Writes bytes in the transcript's escaped form (for failure messages).
 pub fn escape(b: &[u8]) -> String {
-    let mut s = String::new();
-    for &c in b {
-        match c {
-            b'\r' => s.push_str("\\r"),
-            b'\n' => s.push_str("\\n"),
-            b'\\' => s.push_str("\\\\"),
-            0x20..=0x7e => s.push(char::from(c)),
-            _ => s.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    s
+    wsat_core::transcript::escape(b)
 }
 
 /// Every transcript file under `tests/transcripts`, as (name, text).

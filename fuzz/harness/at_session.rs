@@ -14,7 +14,7 @@
 //! | 4       | `v: u16` (LE)             | advance the clock, firing every deadline on the way   |
 //! | 5       | -                         | jump to the next deadline, if any, and fire it        |
 //! | 6       | -                         | `handle_host_detached`                                |
-//! | 7       | `v: u16` (LE)             | `Event::ApLost { down_for: v * 10 ms }`               |
+//! | 7       | `v: u16` (LE)             | `Event::ApLost { down_for: v * 10 ms }`; with bits 4-6 of the op byte set, another control-plane event, see below |
 //! | 8       | -                         | a spurious `handle_timeout(now)`                      |
 //! | 9       | -                         | power cycle: a new `Module` from the "flash"          |
 //! | 10      | `b`                       | `handle_socket_event(link, kind)`, see below          |
@@ -31,6 +31,10 @@
 //! it is set; data for a UDP link arrives from 127.0.0.1 port
 //! 7000-7002. Resolve and ping actions are answered (loopback, 1 ms) when
 //! the clock's millisecond count is even and left to time out otherwise.
+//!
+//! Op 7 with `k = (op >> 4) & 7` other than 0 is a control-plane event:
+//! 1 `ApBack`, 2 `Rssi(-(v % 100))`, 3 `ClockSet(v * 1000 s)`, 4
+//! `ClockSkew((v - 32768) s)`, 5 `ResetPin`, 6 `PowerOff`, 7 `PowerOn`.
 //!
 //! Op 4 advances by `v >> 1` milliseconds when `v` is even and by `v >> 1`
 //! seconds when it is odd. Op 10's kind is `(b >> 2) & 3`: `Connected`,
@@ -144,6 +148,8 @@ pub enum Op {
     Detach,
     /// Op 7, radio down time in milliseconds.
     ApLost(u64),
+    /// Op 7 with a control-plane event kind (1-7) and its value.
+    Control(u8, u16),
     /// Op 8.
     SpuriousTimeout,
     /// Op 9.
@@ -202,7 +208,10 @@ pub fn decode(data: &[u8]) -> Vec<Op> {
             }
             5 => Op::Step,
             6 => Op::Detach,
-            7 => Op::ApLost(r.u16() * 10),
+            7 => match (byte >> 4) & 7 {
+                0 => Op::ApLost(r.u16() * 10),
+                k => Op::Control(k, r.u16() as u16),
+            },
             8 => Op::SpuriousTimeout,
             9 => Op::PowerCycle,
             10 => {
@@ -260,6 +269,10 @@ pub fn encode(ops: &[Op]) -> Vec<u8> {
             Op::ApLost(ms) => {
                 out.push(7);
                 out.extend_from_slice(&((*ms / 10).min(0xffff) as u16).to_le_bytes());
+            }
+            Op::Control(k, v) => {
+                out.push(7 | (k & 7) << 4);
+                out.extend_from_slice(&v.to_le_bytes());
             }
             Op::SpuriousTimeout => out.push(8),
             Op::PowerCycle => out.push(9),
@@ -600,6 +613,20 @@ impl Session {
                 self.module.handle_event(Event::ApLost { down_for: Duration::from_millis(*ms) }, self.now);
                 self.drain();
             }
+            Op::Control(k, v) => {
+                let v = *v;
+                let event = match k {
+                    1 => Event::ApBack,
+                    2 => Event::Rssi(-((v % 100) as i8)),
+                    3 => Event::ClockSet(u64::from(v) * 1_000_000),
+                    4 => Event::ClockSkew((i64::from(v) - 32_768) * 1000),
+                    5 => Event::ResetPin,
+                    6 => Event::PowerOff,
+                    _ => Event::PowerOn,
+                };
+                self.module.handle_event(event, self.now);
+                self.drain();
+            }
             Op::SpuriousTimeout => {
                 self.module.handle_timeout(self.now);
                 self.drain();
@@ -691,6 +718,11 @@ impl Session {
 
     /// The end-of-session check: a new host must get a working port.
     pub fn check_recovers(&mut self) {
+        if self.module.is_powered_off() {
+            // Whoever powered it off powers it on again.
+            self.module.handle_event(Event::PowerOn, self.now);
+            self.drain();
+        }
         self.module.handle_host_detached(self.now);
         self.drain();
         if self.module.in_passthrough() {

@@ -165,5 +165,19 @@ pub enum Event {
         /// How long the radio stays down.
         down_for: Duration,
     },
+    /// The APs are back on the air (a station set to reconnect rejoins).
+    ApBack,
+    /// The signal of the AP the station uses (and scans see) is now this.
+    Rssi(i8),
+    /// The module clock jumps to this Unix time (milliseconds).
+    ClockSet(u64),
+    /// The module clock moves by this many milliseconds.
+    ClockSkew(i64),
+    /// The reset pin: the module restarts with no `OK`, just `ready`.
+    ResetPin,
+    /// Power off: the port goes silent, links vanish, settings survive.
+    PowerOff,
+    /// Power on after [`Event::PowerOff`]: the module boots.
+    PowerOn,
 }
 

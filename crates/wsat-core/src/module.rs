@@ -172,6 +172,10 @@ pub struct Module {
     pub(crate) booted_at: Instant,
     /// AT+RST=1: the chip waits in its ROM's download mode, deaf to AT.
     download_mode: bool,
+    /// Powered off (control plane): deaf and silent until powered on.
+    pub(crate) powered_off: bool,
+    /// The signal the control plane set for the AP (dBm), if any.
+    pub(crate) rssi: Option<i8>,
     /// The `fs_storage` user partition (AT+SYSFLASH); empty while erased.
     pub(crate) flash: Vec<u8>,
     /// AT+SYSMSGFILTER's filters.
@@ -227,6 +231,8 @@ impl Module {
             country: Default::default(),
             booted_at: now,
             download_mode: false,
+            powered_off: false,
+            rssi: None,
             // Empty until first written: an erased partition costs no RAM.
             flash: config.flash.filter(|f| f.len() == commands::sysflash::FS_STORAGE_SIZE).unwrap_or_default(),
             msgfilter: Default::default(),
@@ -304,7 +310,7 @@ impl Module {
     /// Bytes from the host. All of them are consumed.
     pub fn handle_serial(&mut self, bytes: &[u8], now: Instant) {
         self.last_input = now;
-        if self.download_mode {
+        if self.download_mode || self.powered_off {
             // The ROM bootloader owns the chip; the AT firmware hears nothing.
             return;
         }
@@ -445,12 +451,49 @@ impl Module {
                 self.station.radio_down_until = Some(now + down_for);
                 self.station_lost(now);
             }
+            Event::ApBack => {
+                self.station.radio_down_until = None;
+                if self.station.reconnect_at.is_some() {
+                    self.station.reconnect_at = Some(now);
+                }
+            }
+            Event::Rssi(dbm) => {
+                self.rssi = Some(dbm);
+                if let Some(ap) = self.station.ap.as_mut() {
+                    ap.rssi = dbm;
+                }
+            }
+            Event::ClockSet(unix_ms) => self.clock.set(unix_ms, now),
+            Event::ClockSkew(ms) => {
+                let t = self.clock.unix_ms(now) as i64 + ms;
+                self.clock.set(t.max(0) as u64, now);
+            }
+            Event::ResetPin => {
+                if !self.powered_off {
+                    let _ = self.reboot(now);
+                }
+            }
+            Event::PowerOff => {
+                let _ = self.reboot(now);
+                self.job_deadline = None;
+                self.out.clear();
+                self.out_pos = 0;
+                self.powered_off = true;
+            }
+            Event::PowerOn => {
+                if core::mem::take(&mut self.powered_off) {
+                    self.job_deadline = Some(now);
+                }
+            }
         }
         self.flush_urcs(now);
     }
 
     /// Time has reached (or passed) [`Module::poll_timeout`].
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.powered_off {
+            return;
+        }
         if self.job_deadline.is_some_and(|t| t <= now) {
             self.job_deadline = None;
             match self.state {
@@ -519,6 +562,9 @@ impl Module {
     /// When [`Module::handle_timeout`] must be called next.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.powered_off {
+            return None;
+        }
         let urc_hold = (!self.urcs.is_empty() && matches!(self.state, PortState::Idle) && !self.line.is_idle())
             .then_some(self.last_input + URC_HOLD);
         [

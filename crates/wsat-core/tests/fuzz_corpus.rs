@@ -76,6 +76,8 @@ fn format_round_trips() {
         Op::Handshake(2, 1),
         Op::LinkData(3, b"xyz".to_vec()),
         Op::LinkEvent(4, 0, 1),
+        Op::Control(6, 0),
+        Op::Control(4, 40_000),
         Op::LinkEvent(11, 3, 0),
         Op::LinkData(8, b"ip".to_vec()),
         Op::Frame(0x0c, 0x81, b"hi".to_vec()),
@@ -86,7 +88,8 @@ fn format_round_trips() {
     // Every byte string is an input: truncated operations read zeros.
     assert_eq!(decode(&[4]), vec![Op::Advance(0)]);
     assert_eq!(decode(&[16, 5, b'A']), vec![Op::Serial(b"A".to_vec())]);
-    assert_eq!(decode(&[23, 1]), vec![Op::ApLost(10)]);
+    assert_eq!(decode(&[7, 1]), vec![Op::ApLost(10)]);
+    assert_eq!(decode(&[23, 1]), vec![Op::Control(1, 1)]);
     assert_eq!(decode(&[13, 1, 0x82]), vec![Op::Frame(1, 0x82, Vec::new())]);
 }
 
@@ -682,6 +685,31 @@ fn seeds() -> Vec<(&'static str, Vec<Op>)> {
                 wait(7000),
                 tx("AT+CIPDNS=1,\"1.1.1.1\"\r\nAT+CIPDNS?\r\nAT+CIPTCPOPT=5,0,1,100,7\r\nAT+CIPTCPOPT?\r\n"),
                 Op::ApLost(100),
+            ],
+        ),
+        (
+            "control-plane",
+            vec![
+                tx(JOIN),
+                wait(200),
+                Op::ApLost(600_000),
+                Op::Control(2, 80),
+                wait(1500),
+                Op::Control(1, 0),
+                wait(3000),
+                tx("AT+CWJAP?\r\nAT+SYSTIMESTAMP?\r\n"),
+                Op::Control(3, 1_700),
+                Op::Control(4, 30_000),
+                tx("AT+SYSTIMESTAMP?\r\nAT+WSOPEN=0,\"ws://127.0.0.1:9/\"\r\n"),
+                Op::ServeAll,
+                Op::Control(5, 0),
+                wait(500),
+                Op::Control(6, 0),
+                tx("AT\r\n"),
+                wait(1000),
+                Op::Control(7, 0),
+                wait(500),
+                tx("AT\r\n"),
             ],
         ),
         (

@@ -23,6 +23,23 @@ pub struct Cli {
     #[arg(long, value_name = "DEV", group = "transport")]
     pub serial: Option<PathBuf>,
 
+    /// Dial out: the AT port connects to a TCP server at HOST:PORT (Renode's
+    /// server socket terminal, `qemu -serial tcp::PORT,server`), and again
+    /// whenever the peer goes away.
+    #[arg(long, value_name = "HOST:PORT", group = "transport")]
+    pub connect: Option<String>,
+
+    /// Record every byte on the AT port, both ways, with timestamps, in
+    /// FILE (`wsat trace FILE --to-transcript` makes a golden transcript).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+
+    /// Open a control socket (a Unix socket, mode 0600) at PATH: faults on
+    /// demand, live status, an event stream (see docs/control.md and
+    /// `wsat ctl`).
+    #[arg(long, value_name = "PATH")]
+    pub control: Option<PathBuf>,
+
     /// Line rate at start, in baud (default: the stored AT+UART_DEF, 115200).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(80..=5_000_000))]
     pub baud: Option<u32>,
@@ -84,6 +101,32 @@ pub struct Cli {
     /// overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Tools around a running (or recorded) module.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Talk to a running wsat's control socket: `wsat ctl PATH status`,
+    /// `wsat ctl PATH ap down --for 3000`, `wsat ctl PATH link ip0 reset`...
+    /// Prints the JSON answer; exits non-zero when the verb fails.
+    Ctl {
+        /// The socket given to `wsat --control`.
+        path: PathBuf,
+        /// The verb and its arguments.
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true)]
+        words: Vec<String>,
+    },
+    /// Read a trace recorded with `--trace`.
+    Trace {
+        /// The trace file.
+        file: PathBuf,
+        /// Print it as a golden transcript (tests/transcripts/*.at).
+        #[arg(long)]
+        to_transcript: bool,
+    },
 }
 
 /// `--port-map MODULE:HOST`.

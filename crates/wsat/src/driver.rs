@@ -37,6 +37,10 @@ pub struct Options {
     pub listen_addr: std::net::IpAddr,
     /// Module port -> host port, for AT+CIPSERVER.
     pub port_map: std::collections::HashMap<u16, u16>,
+    /// `--trace FILE`.
+    pub trace: Option<std::path::PathBuf>,
+    /// `--control PATH`.
+    pub control: Option<std::path::PathBuf>,
 }
 
 /// Maps between the tokio clock and the core's millisecond instants.
@@ -94,6 +98,25 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     let (sntp_tx, mut sntp_rx) = mpsc::channel(4);
     let (lookup_tx, mut lookup_rx) = mpsc::channel(4);
     let mut out = Output::default();
+    let mut trace = opts.trace.as_deref().map(crate::trace::Trace::create).transpose()?;
+    // `watch` subscribers hear everything that happens.
+    let (events, _) = tokio::sync::broadcast::channel::<String>(4096);
+    let started = std::time::Instant::now();
+    let emit = |v: serde_json::Value| {
+        if events.receiver_count() > 0 {
+            let mut v = v;
+            v["t"] = serde_json::json!(started.elapsed().as_secs_f64());
+            let _ = events.send(v.to_string());
+        }
+    };
+    let (_control, mut control_rx) = match &opts.control {
+        Some(path) => {
+            let (c, rx) = crate::control::listen(path, events.clone())?;
+            eprintln!("wsat: control socket at {}", path.display());
+            (Some(c), rx)
+        }
+        None => (None, mpsc::channel(1).1),
+    };
 
     loop {
         {
@@ -110,11 +133,17 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             }
         }
         apply_uart(&mut out, &mut port, &mut line);
+        if let Some(t) = trace.as_mut() {
+            t.flush();
+        }
         for id in SocketId::all() {
             sockets.set_read_window(id, module.read_window(id));
         }
         if input_ended && !module.is_busy() && module.serial_pending() == 0 && out.pending().is_empty() && line.next_due().is_none() {
             port.finish().await;
+            if let Some(t) = trace.as_mut() {
+                t.flush();
+            }
             return Ok(());
         }
         let deadline = module.poll_timeout().map(|t| clock.to_tokio(t));
@@ -127,6 +156,10 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             event = port.next(&mut buf, read, &out.buf[out.pos..]) => match event? {
                 PortEvent::Input(Input::Data(n)) => {
                     tracing::trace!(bytes = n, "host -> module");
+                    if let Some(t) = trace.as_mut() {
+                        t.record(crate::trace::Dir::In, &buf[..n]);
+                    }
+                    emit(serde_json::json!({"event": "at", "dir": "in", "bytes": wsat_core::transcript::escape(&buf[..n])}));
                     if line.paced() {
                         line.queue_input(&buf[..n]);
                     } else {
@@ -137,6 +170,10 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                 PortEvent::Input(Input::Detached) => module.handle_host_detached(clock.now()),
                 PortEvent::Input(Input::Eof) => input_ended = true,
                 PortEvent::Wrote(n) => {
+                    if let Some(t) = trace.as_mut() {
+                        t.record(crate::trace::Dir::Out, &out.buf[out.pos..out.pos + n]);
+                    }
+                    emit(serde_json::json!({"event": "at", "dir": "out", "bytes": wsat_core::transcript::escape(&out.buf[out.pos..out.pos + n])}));
                     out.pos += n;
                     out.written += n as u64;
                 }
@@ -159,7 +196,10 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             Some(t) = news.recv() => {
                 if sockets.is_current(&t) {
                     match t.news {
-                        News::Event(e) => module.handle_socket_event(t.socket, e, clock.now()),
+                        News::Event(e) => {
+                            emit(serde_json::json!({"event": "link", "link": t.socket.to_string(), "what": format!("{e:?}")}));
+                            module.handle_socket_event(t.socket, e, clock.now());
+                        }
                         News::Data(d, from) => module.handle_socket_data(t.socket, &d, from, clock.now()),
                         News::Accepted(stream, peer) => match module.handle_accept(t.socket, peer, clock.now()) {
                             Some(id) => sockets.attach(id, t.socket, stream),
@@ -167,6 +207,11 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                         },
                     }
                 }
+            }
+            Some(req) = control_rx.recv() => {
+                emit(serde_json::json!({"event": "control", "words": &req.words}));
+                let answer = crate::control::execute(&req.words, &mut module, &mut sockets, clock.now());
+                let _ = req.reply.send(answer);
             }
             _ = sigusr1.recv() => {
                 tracing::warn!(down_ms = opts.ap_down.millis(), "fault injected: access point lost");
@@ -177,6 +222,9 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
         }
     }
     port.finish().await;
+    if let Some(t) = trace.as_mut() {
+        t.flush();
+    }
     Ok(())
 }
 

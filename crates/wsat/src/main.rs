@@ -20,6 +20,9 @@ mod regex_engine;
 mod sntp;
 mod state;
 mod tls;
+mod trace;
+mod control;
+mod faults;
 
 use std::process::ExitCode;
 
@@ -35,6 +38,11 @@ use crate::state::StateDir;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match &cli.command {
+        Some(cli::Command::Trace { file, to_transcript }) => return trace_command(file, *to_transcript),
+        Some(cli::Command::Ctl { path, words }) => return control::client(path, words),
+        None => {}
+    }
     if cli.command_reference {
         print!("{}", wsat_core::at::table::reference_markdown(wsat_core::commands::COMMANDS));
         return ExitCode::SUCCESS;
@@ -55,6 +63,31 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wsat: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `wsat trace FILE [--to-transcript]`.
+fn trace_command(file: &std::path::Path, to_transcript: bool) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("wsat: cannot read {}: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    if !to_transcript {
+        print!("{text}");
+        return ExitCode::SUCCESS;
+    }
+    match trace::to_transcript(&text, env!("CARGO_PKG_VERSION")) {
+        Ok(t) => {
+            print!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wsat: {}: {e:#}", file.display());
             ExitCode::FAILURE
         }
     }
@@ -101,6 +134,9 @@ async fn run(cli: Cli) -> Result<()> {
         let p = host::tcp::TcpPort::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         eprintln!("wsat: AT port listening on tcp://{}", p.local_addr()?);
         Port::Tcp(p)
+    } else if let Some(addr) = &cli.connect {
+        eprintln!("wsat: AT port dials tcp://{addr}");
+        Port::Dial(host::dial::DialPort::new(addr))
     } else if let Some(link) = &cli.pty {
         let p = host::pty::PtyPort::open(link).with_context(|| format!("cannot create a pty at {}", link.display()))?;
         eprintln!("wsat: AT port on {} -> {}", link.display(), p.slave_path().display());
@@ -142,6 +178,8 @@ async fn run(cli: Cli) -> Result<()> {
         sntp_server: cli.sntp_server,
         listen_addr: cli.listen_addr,
         port_map: cli.port_map.iter().copied().collect(),
+        trace: cli.trace.clone(),
+        control: cli.control.clone(),
     };
     driver::run(module, port, state, opts, origin).await
 }

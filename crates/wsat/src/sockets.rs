@@ -25,6 +25,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use wsat_core::net::{Endpoint, FailReason, SocketEvent, SocketId, Transport, SOCKETS};
 
+use crate::faults::{LinkFaults, SharedLink, SharedNet};
+
 /// How long a closing socket may take to write what was queued before the
 /// close (a close frame to a peer that stopped reading).
 pub const CLOSE_FLUSH: Duration = Duration::from_secs(2);
@@ -63,6 +65,11 @@ enum Command {
     Send(Vec<u8>, Option<u32>, bool, Option<Endpoint>),
     /// Reset the connection (TCP RST) at once.
     Abort,
+    /// Fault: the network resets the connection (the core hears it).
+    FaultReset,
+    /// Fault: the connection ends in an orderly close (the core hears the
+    /// end of the stream; the peer gets a FIN).
+    FaultClose,
 }
 
 struct Running {
@@ -85,6 +92,10 @@ pub struct Sockets {
     /// Per listening socket: a duplicate of its descriptor, to stop it
     /// synchronously (aborting the accept task drops it only later).
     listeners: Vec<Option<OwnedFd>>,
+    /// Per socket: the faults on its current connection.
+    link_faults: Vec<SharedLink>,
+    /// Faults of the network as a whole.
+    net: SharedNet,
 }
 
 impl Sockets {
@@ -97,7 +108,9 @@ impl Sockets {
         let running = (0..SOCKETS).map(|_| None).collect();
         let acceptors = (0..SOCKETS).map(|_| None).collect();
         let listeners = (0..SOCKETS).map(|_| None).collect();
-        (Sockets { running, generation: [0; SOCKETS], news_tx, window, acceptors, listeners }, news_rx)
+        let link_faults = (0..SOCKETS).map(|_| SharedLink::default()).collect();
+        let net = SharedNet::default();
+        (Sockets { running, generation: [0; SOCKETS], news_tx, window, acceptors, listeners, link_faults, net }, news_rx)
     }
 
     /// True if `t` is news from the current connection of its socket.
@@ -121,7 +134,7 @@ impl Sockets {
         let news = Teller { socket, generation, tx: self.news_tx.clone() };
         let window = self.window[i].subscribe();
         let queued = Arc::new(AtomicUsize::new(0));
-        let inbox = Inbox { rx, window, queued: queued.clone() };
+        let inbox = Inbox { rx, window, queued: queued.clone(), faults: self.new_faults(i), net: self.net.clone() };
         let task = tokio::spawn(async move {
             match transport {
                 Transport::Udp { local_port } => run_udp(news, host, port, local_port, inbox).await,
@@ -168,7 +181,7 @@ impl Sockets {
         let (tx, rx) = mpsc::unbounded_channel();
         let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
         let queued = Arc::new(AtomicUsize::new(0));
-        let inbox = Inbox { rx, window: self.window[i].subscribe(), queued: queued.clone() };
+        let inbox = Inbox { rx, window: self.window[i].subscribe(), queued: queued.clone(), faults: self.new_faults(i), net: self.net.clone() };
         let tls = self.acceptors[listener.index()].clone();
         let task = tokio::spawn(async move { run_accepted(news, stream, tls, inbox).await });
         self.running[i] = Some(Running { tx, task, queued });
@@ -226,6 +239,36 @@ impl Sockets {
         self.generation[i] += 1;
     }
 
+    /// A new connection of slot `i` starts without faults.
+    fn new_faults(&mut self, i: usize) -> SharedLink {
+        self.link_faults[i] = SharedLink::default();
+        self.link_faults[i].clone()
+    }
+
+    /// The faults of `socket`'s current connection (control plane).
+    pub fn faults(&self, socket: SocketId) -> SharedLink {
+        self.link_faults[socket.index()].clone()
+    }
+
+    /// The network's faults (control plane).
+    pub fn net_faults(&self) -> SharedNet {
+        self.net.clone()
+    }
+
+    /// True if `socket` has a running transport.
+    pub fn is_running(&self, socket: SocketId) -> bool {
+        self.running[socket.index()].is_some()
+    }
+
+    /// Fault: `socket`'s connection is reset (`close`: closed in order)
+    /// by the network; the core hears it as from a peer.
+    pub fn fault_end(&mut self, socket: SocketId, close: bool) -> bool {
+        match &self.running[socket.index()] {
+            Some(r) => r.tx.send(if close { Command::FaultClose } else { Command::FaultReset }).is_ok(),
+            None => false,
+        }
+    }
+
     /// Closes every socket at once (reboot).
     pub fn close_all(&mut self) {
         for id in SocketId::all() {
@@ -240,6 +283,8 @@ struct Inbox {
     rx: mpsc::UnboundedReceiver<Command>,
     window: watch::Receiver<usize>,
     queued: Arc<AtomicUsize>,
+    faults: SharedLink,
+    net: SharedNet,
 }
 
 /// Sends a task's news to the driver.
@@ -290,13 +335,19 @@ fn keep_alive(fd: &impl AsFd, secs: u64) {
 
 /// Connects TCP, and TLS on top when asked; returns the stream, a
 /// duplicate of its descriptor (for a reset) and its endpoints.
-async fn open(host: &str, port: u16, transport: Transport) -> Result<(Box<dyn Stream>, OwnedFd, u16, SocketAddr), (FailReason, String)> {
+async fn open(host: &str, port: u16, transport: Transport, net: &SharedNet) -> Result<(Box<dyn Stream>, OwnedFd, u16, SocketAddr), (FailReason, String)> {
+    if crate::faults::dns_fails(net, host) {
+        return Err((FailReason::Dns, format!("DNS: {host} fails (control plane)")));
+    }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| (FailReason::Dns, format!("DNS: {e}")))?
         .collect();
     if addrs.is_empty() {
         return Err((FailReason::Dns, format!("DNS: {host} has no address")));
+    }
+    if crate::faults::refused(net, host, port, addrs.first().copied()) {
+        return Err((FailReason::Refused, format!("TCP: {host}:{port} refuses (control plane)")));
     }
     let mut last = None;
     let mut tcp = None;
@@ -351,7 +402,7 @@ async fn run_stream(
 ) {
     let socket = news.socket;
     // TCP and TLS together must finish within the open timeout.
-    let (stream, fd, local_port, remote) = match tokio::time::timeout(timeout, open(&host, port, transport)).await {
+    let (stream, fd, local_port, remote) = match tokio::time::timeout(timeout, open(&host, port, transport, &inbox.net)).await {
         Ok(Ok(s)) => s,
         Ok(Err((why, text))) => {
             tracing::warn!(%socket, %host, port, "connection failed: {text}");
@@ -406,13 +457,15 @@ async fn run_accepted(news: Teller, tcp: TcpStream, tls: Option<tokio_rustls::Tl
 /// A connected stream, full duplex, until the core closes it or it fails.
 async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox) {
     let socket = news.socket;
-    let Inbox { mut rx, mut window, queued } = inbox;
+    let Inbox { mut rx, mut window, queued, faults, net: _ } = inbox;
     let (mut rd, mut wr) = tokio::io::split(stream);
     let reader = {
         let news = news.clone();
+        let faults = faults.clone();
         async move {
             let mut buf = vec![0u8; READ_CHUNK];
             loop {
+                LinkFaults::wait_unstalled(&faults).await;
                 let Ok(w) = window.wait_for(|w| *w > 0).await.map(|w| *w) else { return };
                 match rd.read(&mut buf[..w]).await {
                     Ok(0) => {
@@ -420,7 +473,17 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
                         // Keep writing (a close reply) until the core closes us.
                         std::future::pending::<()>().await;
                     }
-                    Ok(n) => news.tell(News::Data(buf[..n].to_vec(), None)).await,
+                    Ok(n) => {
+                        // Faults on the way in: latency, a rate, lost bytes,
+                        // a stall that holds what just came.
+                        tokio::time::sleep(LinkFaults::cost(&faults, n)).await;
+                        let mut data = buf[..n].to_vec();
+                        LinkFaults::drop_received(&faults, &mut data);
+                        LinkFaults::wait_unstalled(&faults).await;
+                        if !data.is_empty() {
+                            news.tell(News::Data(data, None)).await;
+                        }
+                    }
                     Err(e) => {
                         tracing::info!(%socket, error = %e, "read failed");
                         news.event(SocketEvent::Failed(reason(&e))).await;
@@ -435,6 +498,9 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
             match cmd {
                 Command::Send(data, seq, immediate, _) => {
                     tracing::trace!(%socket, bytes = data.len(), "socket <- module");
+                    // Faults on the way out.
+                    LinkFaults::wait_unstalled(&faults).await;
+                    tokio::time::sleep(LinkFaults::cost(&faults, data.len())).await;
                     let r = write(&mut wr, &data, seq, immediate, &news).await;
                     queued.fetch_sub(1, Ordering::AcqRel);
                     if let Err(e) = r {
@@ -446,6 +512,19 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
                 Command::Abort => {
                     use nix::sys::socket::{setsockopt, sockopt};
                     let _ = setsockopt(&fd, sockopt::Linger, &nix::libc::linger { l_onoff: 1, l_linger: 0 });
+                    return;
+                }
+                Command::FaultReset => {
+                    use nix::sys::socket::{setsockopt, sockopt};
+                    tracing::warn!(%socket, "fault injected: connection reset");
+                    let _ = setsockopt(&fd, sockopt::Linger, &nix::libc::linger { l_onoff: 1, l_linger: 0 });
+                    news.event(SocketEvent::Failed(FailReason::Reset)).await;
+                    return;
+                }
+                Command::FaultClose => {
+                    tracing::warn!(%socket, "fault injected: connection closed");
+                    let _ = tokio::time::timeout(CLOSE_FLUSH, wr.shutdown()).await;
+                    news.event(SocketEvent::Eof).await;
                     return;
                 }
             }
@@ -505,9 +584,14 @@ async fn run_udp(
     local_port: u16,
     inbox: Inbox,
 ) {
-    let Inbox { mut rx, mut window, queued } = inbox;
+    let Inbox { mut rx, mut window, queued, faults, net } = inbox;
     let socket = news.socket;
-    let remote = match tokio::net::lookup_host((host.as_str(), port)).await.map(|mut a| a.next()) {
+    let resolved = if crate::faults::dns_fails(&net, &host) {
+        Ok(None)
+    } else {
+        tokio::net::lookup_host((host.as_str(), port)).await.map(|mut a| a.next())
+    };
+    let remote = match resolved {
         Ok(Some(a)) => a,
         Ok(None) | Err(_) => {
             tracing::warn!(%socket, %host, "DNS failed");
@@ -541,6 +625,8 @@ async fn run_udp(
         tokio::select! {
             cmd = rx.recv() => match cmd {
                 Some(Command::Send(data, seq, _, to)) => {
+                    LinkFaults::wait_unstalled(&faults).await;
+                    tokio::time::sleep(LinkFaults::cost(&faults, data.len())).await;
                     let dest = match to {
                         Some(ep) => match tokio::net::lookup_host((ep.host.as_str(), ep.port)).await.map(|mut a| a.next()) {
                             Ok(Some(a)) => a,
@@ -564,13 +650,23 @@ async fn run_udp(
                         news.event(SocketEvent::Written(seq)).await;
                     }
                 }
-                Some(Command::Abort) | None => return,
+                // UDP has no connection: a reset or a close ends it as the
+                // core's close would.
+                Some(Command::Abort | Command::FaultReset | Command::FaultClose) | None => return,
             },
             r = async {
                 let _ = window.wait_for(|w| *w > 0).await;
                 udp.recv_from(&mut buf).await
             } => match r {
-                Ok((n, from)) => news.tell(News::Data(buf[..n].to_vec(), Some(from))).await,
+                Ok((n, from)) => {
+                    tokio::time::sleep(LinkFaults::cost(&faults, n)).await;
+                    let mut data = buf[..n].to_vec();
+                    LinkFaults::drop_received(&faults, &mut data);
+                    LinkFaults::wait_unstalled(&faults).await;
+                    if !data.is_empty() {
+                        news.tell(News::Data(data, Some(from))).await;
+                    }
+                }
                 // ICMP port unreachable from an earlier send: not fatal.
                 Err(e) => tracing::debug!(%socket, error = %e, "UDP receive error"),
             },

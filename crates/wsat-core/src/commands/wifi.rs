@@ -74,7 +74,7 @@ pub const CWJAP: Command = Command {
         let tail = format!(
             "\",{},{},{},{},{},{},{}\r\n",
             ap.channel,
-            ap.rssi,
+            m.rssi.unwrap_or(ap.rssi),
             u8::from(cfg.pci_en != 0),
             m.current.reconn_interval,
             listen,
@@ -172,6 +172,12 @@ pub const CWQAP: Command = Command {
 fn write_cwlap(m: &mut Module, filter_ssid: Option<&[u8]>, filter_mac: Option<[u8; 6]>, channels: u16) {
     let opt = m.lapopt;
     let mut aps = m.radio.scan();
+    if let Some(dbm) = m.rssi {
+        // The control plane moved the station's AP (or, idle, every AP).
+        for ap in aps.iter_mut().filter(|ap| m.station.target.is_empty() || ap.ssid == m.station.target) {
+            ap.rssi = dbm;
+        }
+    }
     if opt.sort_by_rssi {
         aps.sort_by_key(|ap| core::cmp::Reverse(ap.rssi));
     } else {

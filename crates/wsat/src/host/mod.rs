@@ -7,6 +7,7 @@
 //! cancel-safe (a write either happened and is reported, or did not), so
 //! the driver can race it against its timers.
 
+pub mod dial;
 pub mod pty;
 pub mod serial;
 pub mod stdio;
@@ -48,6 +49,8 @@ pub enum Port {
     Pty(pty::PtyPort),
     /// A real UART.
     Serial(serial::SerialPort),
+    /// A TCP connection wsat makes (`--connect`).
+    Dial(dial::DialPort),
 }
 
 impl Port {
@@ -59,6 +62,7 @@ impl Port {
             Port::Tcp(p) => p.next(buf, read, out).await,
             Port::Pty(p) => p.next(buf, read, out).await,
             Port::Serial(p) => p.next(buf, read, out).await,
+            Port::Dial(p) => p.next(buf, read, out).await,
         }
     }
 
@@ -67,6 +71,7 @@ impl Port {
     pub fn attached(&self) -> bool {
         match self {
             Port::Tcp(p) => p.attached(),
+            Port::Dial(p) => p.attached(),
             Port::Stdio(_) | Port::Pty(_) | Port::Serial(_) => true,
         }
     }
@@ -83,7 +88,7 @@ impl Port {
     pub fn set_uart(&mut self, uart: UartConfig) -> io::Result<()> {
         match self {
             Port::Serial(p) => p.set_uart(uart),
-            Port::Stdio(_) | Port::Tcp(_) | Port::Pty(_) => Ok(()),
+            Port::Stdio(_) | Port::Tcp(_) | Port::Pty(_) | Port::Dial(_) => Ok(()),
         }
     }
 }

@@ -1,0 +1,211 @@
+//! The control plane against the real binary: `--control` (JSON lines and
+//! `wsat ctl`), faults on demand at the edge, `watch`, `--trace` and its
+//! transcript, and an AT port that dials out (`--connect`).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use common::{arg, echo_off, join_wifi, HostEnd, Wsat};
+use serde_json::{json, Value};
+
+/// One request on the control socket; the answer.
+fn ctl(path: &Path, verb: &str, args: &[&str]) -> Value {
+    let mut s = UnixStream::connect(path).expect("the control socket");
+    s.write_all(format!("{}\n", json!({"verb": verb, "args": args})).as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+fn ok(path: &Path, verb: &str, args: &[&str]) -> Value {
+    let v = ctl(path, verb, args);
+    assert_eq!(v["ok"], json!(true), "{verb} {args:?}: {v}");
+    v
+}
+
+fn at(h: &mut HostEnd, cmd: &str, reply: &str) {
+    h.send(format!("{cmd}\r\n").as_bytes());
+    h.expect(reply.as_bytes(), cmd);
+}
+
+/// wsat on TCP with a control socket; the socket's path.
+fn start(dir: &Path, extra: &[&str]) -> (Wsat, HostEnd, std::path::PathBuf) {
+    let control = dir.join("ctl.sock");
+    let state = arg(dir, "state");
+    let c = control.to_string_lossy().into_owned();
+    let mut args = vec!["--tcp", "127.0.0.1:0", "--state", &state, "--no-factory-pki", "--control", &c];
+    args.extend_from_slice(extra);
+    let w = Wsat::start(&args);
+    let mut h = HostEnd::tcp(&w.tcp_addr());
+    h.expect(b"ready\r\n", "boot");
+    (w, h, control)
+}
+
+#[test]
+fn status_faults_and_the_radio() {
+    let dir = common::tempdir();
+    let (w, mut h, control) = start(dir.path(), &[]);
+    let mode = std::fs::metadata(&control).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the control socket is the user's alone");
+    join_wifi(&mut h);
+    echo_off(&mut h);
+    let echo = common::tcp_echo_server();
+    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
+    let st = ok(&control, "status", &[]);
+    assert_eq!(st["wifi"]["ap"], json!("espressif"));
+    assert_eq!(st["wifi"]["ip"], json!("192.168.4.2"));
+    assert_eq!(st["links"][0]["link"], json!("ip0"));
+    assert_eq!(st["links"][0]["kind"], json!("TCP"));
+    assert_eq!(st["links"][0]["remote_port"], json!(echo));
+    assert_eq!(st["port"]["echo"], json!(false));
+
+    // A stalled link: nothing moves until it resumes.
+    ok(&control, "link", &["ip0", "stall"]);
+    at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
+    h.send(b"ping");
+    h.expect(b"\r\nRecv 4 bytes\r\n", "taken by the module");
+    assert_eq!(common::escape(&h.quiet_for(Duration::from_millis(400))), "", "nothing moves while stalled");
+    ok(&control, "link", &["ip0", "resume"]);
+    h.expect(b"\r\nSEND OK\r\n\r\n+IPD,4:ping\r\n", "after resume");
+    // Lost bytes: the next 2 received are dropped.
+    ok(&control, "link", &["ip0", "drop-next", "2"]);
+    at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
+    h.send(b"abcd");
+    h.expect(b"\r\nRecv 4 bytes\r\n\r\nSEND OK\r\n\r\n+IPD,2:cd\r\n", "two bytes lost on the way in");
+    // A reset from the network.
+    ok(&control, "link", &["ip0", "reset"]);
+    h.expect(b"CLOSED\r\n", "reset");
+    assert_eq!(ctl(&control, "link", &["ip0", "reset"])["ok"], json!(false), "no connection left");
+    // DNS and connection faults.
+    ok(&control, "dns", &["fail", "localhost"]);
+    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"localhost\",{echo}"), "\r\nERROR\r\n");
+    ok(&control, "dns", &["ok"]);
+    ok(&control, "connect", &["refuse", "*"]);
+    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "\r\nERROR\r\n");
+    ok(&control, "connect", &["ok"]);
+    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"localhost\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
+    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+
+    // The AP leaves and comes back.
+    ok(&control, "ap", &["down"]);
+    h.expect(b"WIFI DISCONNECT\r\n", "AP gone");
+    at(&mut h, "AT+CWSTATE?", "+CWSTATE:3,\"espressif\"\r\n\r\nOK\r\n");
+    ok(&control, "ap", &["rssi", "-80"]);
+    ok(&control, "ap", &["up"]);
+    h.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n", "AP back");
+    h.send(b"AT+CWJAP?\r\n");
+    let j = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
+    assert!(j.contains(",-80,"), "{j}");
+
+    // The clock.
+    ok(&control, "clock", &["set", "1700000000"]);
+    h.send(b"AT+SYSTIMESTAMP?\r\n");
+    let t = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
+    assert!(t.starts_with("+SYSTIMESTAMP:170000000"), "{t}");
+    ok(&control, "clock", &["skew", "-100"]);
+
+    // The reset pin, then power.
+    ok(&control, "reboot", &[]);
+    h.expect(b"ready\r\n", "reset pin: no OK, just ready");
+    ok(&control, "power", &["off"]);
+    h.send(b"AT\r\n");
+    assert_eq!(common::escape(&h.quiet_for(Duration::from_millis(500))), "", "powered off: silent");
+    assert_eq!(ok(&control, "status", &[])["port"]["powered_off"], json!(true));
+    ok(&control, "power", &["on"]);
+    h.expect(b"ready\r\n", "power on");
+    at(&mut h, "AT", "AT\r\n\r\nOK\r\n");
+
+    // Bad requests are answered, not fatal.
+    assert_eq!(ctl(&control, "frobnicate", &[])["ok"], json!(false));
+    assert_eq!(ctl(&control, "link", &["ip9", "reset"])["ok"], json!(false));
+    w.stop();
+    assert!(!control.exists(), "the socket is removed on exit");
+}
+
+#[test]
+fn ctl_client_watch_and_trace() {
+    let dir = common::tempdir();
+    let trace = dir.path().join("at.trace");
+    let t = trace.to_string_lossy().into_owned();
+    let (w, mut h, control) = start(dir.path(), &["--trace", &t]);
+    // `wsat ctl`: exit status and the JSON answer.
+    let out = Command::new(env!("CARGO_BIN_EXE_wsat")).arg("ctl").arg(&control).arg("status").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], json!(true));
+    let out = Command::new(env!("CARGO_BIN_EXE_wsat")).arg("ctl").arg(&control).args(["ap", "sideways"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown ap verb"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // `watch` streams the AT line both ways.
+    let mut watch = UnixStream::connect(&control).unwrap();
+    watch.write_all(b"{\"verb\":\"watch\"}\n").unwrap();
+    let mut lines = BufReader::new(watch.try_clone().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "{\"ok\":true}");
+    at(&mut h, "AT", "AT\r\n\r\nOK\r\n");
+    let mut seen_in = false;
+    let mut seen_out = false;
+    for line in lines.by_ref().take(10) {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        if v["event"] == json!("at") && v["dir"] == json!("in") && v["bytes"].as_str().unwrap().contains("AT") {
+            seen_in = true;
+        }
+        if v["event"] == json!("at") && v["dir"] == json!("out") && v["bytes"].as_str().unwrap().contains("OK") {
+            seen_out = true;
+        }
+        if seen_in && seen_out {
+            break;
+        }
+    }
+    assert!(seen_in && seen_out);
+    drop(watch);
+    at(&mut h, "AT+GMR", "");
+    let _ = h.until(b"\r\nOK\r\n");
+    w.stop();
+
+    // The trace becomes a transcript that the transcript runner accepts.
+    let out = Command::new(env!("CARGO_BIN_EXE_wsat")).args(["trace", &t, "--to-transcript"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let transcript = String::from_utf8(out.stdout).unwrap();
+    assert!(transcript.contains("< ready\\r\\n\n"), "{transcript}");
+    assert!(transcript.contains("> AT\\r\\n\n< AT\\r\\n\\r\\nOK\\r\\n\n"), "{transcript}");
+    assert!(transcript.contains("{VERSION}"), "the version is a placeholder: {transcript}");
+    let steps = common::transcript_format::parse(&transcript, env!("CARGO_PKG_VERSION"));
+    assert!(steps.len() >= 5, "{steps:?}");
+}
+
+#[test]
+fn the_at_port_dials_out_and_again_when_the_peer_leaves() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let dir = common::tempdir();
+    let state = arg(dir.path(), "state");
+    let w = Wsat::start(&["--connect", &addr, "--state", &state, "--no-factory-pki"]);
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut b = [0u8; 7];
+    s.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"ready\r\n");
+    s.write_all(b"AT\r\n").unwrap();
+    let mut b = [0u8; 10];
+    s.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"AT\r\n\r\nOK\r\n");
+    drop(s);
+    // The peer went away: wsat connects again.
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"AT\r\n").unwrap();
+    let mut b = [0u8; 10];
+    s.read_exact(&mut b).unwrap();
+    assert_eq!(&b, b"AT\r\n\r\nOK\r\n");
+    thread::sleep(Duration::from_millis(50));
+    w.stop();
+}
