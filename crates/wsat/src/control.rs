@@ -130,8 +130,8 @@ fn parse_request(line: &str) -> Result<Vec<String>, String> {
 }
 
 /// Carries out a request on the module and the network's edge.
-pub fn execute(words: &[String], module: &mut Module, sockets: &mut Sockets, now: Instant) -> Value {
-    match run(words, module, sockets, now) {
+pub fn execute(words: &[String], module: &mut Module, sockets: &mut Sockets, paced: bool, now: Instant) -> Value {
+    match run(words, module, sockets, paced, now) {
         Ok(Value::Null) => json!({"ok": true}),
         Ok(v) => {
             let mut v = v;
@@ -167,10 +167,10 @@ fn sockets_named(name: &str) -> Result<Vec<SocketId>, String> {
     }
 }
 
-fn run(words: &[String], module: &mut Module, sockets: &mut Sockets, now: Instant) -> Result<Value, String> {
+fn run(words: &[String], module: &mut Module, sockets: &mut Sockets, paced: bool, now: Instant) -> Result<Value, String> {
     let verb = arg(words, 0, "a verb")?;
     match verb {
-        "status" => Ok(status(module, now)),
+        "status" => Ok(status(module, paced, now)),
         "ap" => match arg(words, 1, "down, up or rssi")? {
             "down" => {
                 let ms: u64 = match words.get(2).map(String::as_str) {
@@ -282,7 +282,7 @@ fn run(words: &[String], module: &mut Module, sockets: &mut Sockets, now: Instan
     }
 }
 
-fn status(module: &Module, now: Instant) -> Value {
+fn status(module: &Module, paced: bool, now: Instant) -> Value {
     let s = module.snapshot(now);
     let links: Vec<Value> = s
         .links
@@ -316,6 +316,7 @@ fn status(module: &Module, now: Instant) -> Value {
             "data_mode": s.data_mode,
             "passthrough": s.passthrough,
             "baud": s.baud,
+            "paced": paced,
             "powered_off": s.powered_off,
         },
         "clock_unix_ms": s.clock_unix_ms,

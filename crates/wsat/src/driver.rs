@@ -210,7 +210,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             }
             Some(req) = control_rx.recv() => {
                 emit(serde_json::json!({"event": "control", "words": &req.words}));
-                let answer = crate::control::execute(&req.words, &mut module, &mut sockets, clock.now());
+                let answer = crate::control::execute(&req.words, &mut module, &mut sockets, opts.pace, clock.now());
                 let _ = req.reply.send(answer);
             }
             _ = sigusr1.recv() => {

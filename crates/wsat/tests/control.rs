@@ -80,6 +80,14 @@ fn status_faults_and_the_radio() {
     at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
     h.send(b"abcd");
     h.expect(b"\r\nRecv 4 bytes\r\n\r\nSEND OK\r\n\r\n+IPD,2:cd\r\n", "two bytes lost on the way in");
+    // Latency each way: the echo comes back no sooner than twice the delay.
+    ok(&control, "link", &["ip0", "delay", "250"]);
+    let sent = std::time::Instant::now();
+    at(&mut h, "AT+CIPSEND=2", "\r\nOK\r\n\r\n>");
+    h.send(b"hi");
+    h.expect(b"\r\nRecv 2 bytes\r\n\r\nSEND OK\r\n\r\n+IPD,2:hi\r\n", "delayed echo");
+    assert!(sent.elapsed() >= Duration::from_millis(500), "{:?}", sent.elapsed());
+    ok(&control, "link", &["all", "resume"]);
     // A reset from the network.
     ok(&control, "link", &["ip0", "reset"]);
     h.expect(b"CLOSED\r\n", "reset");
