@@ -150,10 +150,20 @@ fn number<T: std::str::FromStr>(words: &[String], i: usize, what: &str) -> Resul
     arg(words, i, what)?.parse().map_err(|_| format!("{what} must be a number"))
 }
 
-/// The sockets `link <id|all>` names: `ws0`-`ws2`, `ip0`-`ip4` (or `0`-`4`).
-fn sockets_named(name: &str) -> Result<Vec<SocketId>, String> {
+/// The sockets `link <id|all>` names: `ws0`-`ws2`, `ip0`-`ip4`; a bare
+/// number is WebSocket link N when that one has a connection, else TCP/IP
+/// link N.
+fn sockets_named(name: &str, sockets: &Sockets) -> Result<Vec<SocketId>, String> {
     if name == "all" {
         return Ok((0..3).map(SocketId::ws).chain((0..5).map(SocketId::ip)).collect());
+    }
+    if let Ok(n) = name.parse::<usize>() {
+        if n < 3 && sockets.is_running(SocketId::ws(n)) {
+            return Ok(vec![SocketId::ws(n)]);
+        }
+        if n < 5 {
+            return Ok(vec![SocketId::ip(n)]);
+        }
     }
     let (family, n) = match name.strip_prefix("ws") {
         Some(n) => ("ws", n),
@@ -194,7 +204,7 @@ fn run(words: &[String], module: &mut Module, sockets: &mut Sockets, paced: bool
             other => Err(format!("unknown ap verb {other:?}")),
         },
         "link" => {
-            let targets = sockets_named(arg(words, 1, "a link (ws0-ws2, ip0-ip4, all)")?)?;
+            let targets = sockets_named(arg(words, 1, "a link (ws0-ws2, ip0-ip4, all)")?, sockets)?;
             let what = arg(words, 2, "reset, close, stall, resume, delay, rate or drop-next")?;
             let mut hit = 0;
             for s in &targets {

@@ -14,6 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::{arg, echo_off, join_wifi, HostEnd, Wsat};
+use common::ws_server::WsServer;
 use serde_json::{json, Value};
 
 /// One request on the control socket; the answer.
@@ -88,6 +89,27 @@ fn status_faults_and_the_radio() {
     h.expect(b"\r\nRecv 2 bytes\r\n\r\nSEND OK\r\n\r\n+IPD,2:hi\r\n", "delayed echo");
     assert!(sent.elapsed() >= Duration::from_millis(500), "{:?}", sent.elapsed());
     ok(&control, "link", &["all", "resume"]);
+    // A rate limit: 2000 bytes at 4000 bytes/s each way take about a second.
+    ok(&control, "link", &["ip0", "rate", "4000"]);
+    let sent = std::time::Instant::now();
+    at(&mut h, "AT+CIPSEND=2000", "\r\nOK\r\n\r\n>");
+    h.send(&[b'r'; 2000]);
+    h.expect(b"\r\nRecv 2000 bytes\r\n\r\nSEND OK\r\n", "sent under a rate limit");
+    let mut echoed = 0;
+    while echoed < 2000 {
+        h.until(b"\r\n+IPD,");
+        let head = String::from_utf8_lossy(&h.until(b":")).into_owned();
+        let n: usize = head.trim_end_matches(':').parse().unwrap();
+        h.fill(n + 2, Duration::from_secs(5));
+        h.buf.drain(..n + 2);
+        echoed += n;
+    }
+    assert!(sent.elapsed() >= Duration::from_millis(900), "{:?}", sent.elapsed());
+    ok(&control, "link", &["ip0", "resume"]);
+    // An orderly close from the network: the module sees the end of it.
+    ok(&control, "link", &["ip0", "close"]);
+    h.expect(b"CLOSED\r\n", "closed in order");
+    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
     // A reset from the network.
     ok(&control, "link", &["ip0", "reset"]);
     h.expect(b"CLOSED\r\n", "reset");
@@ -113,6 +135,12 @@ fn status_faults_and_the_radio() {
     let j = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
     assert!(j.contains(",-80,"), "{j}");
 
+    // Down for a while only: the station comes back by itself.
+    ok(&control, "ap", &["down", "--for", "1500"]);
+    h.expect(b"WIFI DISCONNECT\r\n", "AP gone for 1.5 s");
+    h.fill(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n".len(), Duration::from_secs(10));
+    h.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n", "AP back by itself");
+
     // The clock.
     ok(&control, "clock", &["set", "1700000000"]);
     h.send(b"AT+SYSTIMESTAMP?\r\n");
@@ -136,6 +164,45 @@ fn status_faults_and_the_radio() {
     assert_eq!(ctl(&control, "link", &["ip9", "reset"])["ok"], json!(false));
     w.stop();
     assert!(!control.exists(), "the socket is removed on exit");
+}
+
+/// `link 0` names WebSocket link 0 when it has a connection: a reset gives
+/// `+WS_DISCONNECTED:0` at once and the link reconnects by itself; a stall
+/// with a 1 s ping and a 2 s pong timeout ends in `+WS_DISCONNECTED:0`
+/// after about 3 s.
+#[test]
+fn websocket_link_reset_and_stall() {
+    let dir = common::tempdir();
+    let (w, mut h, control) = start(dir.path(), &[]);
+    join_wifi(&mut h);
+    echo_off(&mut h);
+    let srv = WsServer::new();
+    at(&mut h, "AT+WSCFG=0,1,2", "\r\nOK\r\n");
+    h.send(format!("AT+WSOPEN=0,\"{}\"\r\n", srv.url()).as_bytes());
+    let mut p = srv.accept();
+    p.handshake();
+    h.expect(b"+WS_CONNECTED:0\r\n\r\nOK\r\n", "open");
+    let answered = std::time::Instant::now();
+    ok(&control, "link", &["0", "reset"]);
+    h.expect(b"+WS_DISCONNECTED:0\r\n", "reset");
+    assert!(answered.elapsed() < Duration::from_millis(100), "{:?}", answered.elapsed());
+    // It reconnects by itself (esp_websocket_client: every 10 s).
+    let mut p = srv.accept_within(Duration::from_secs(15));
+    p.handshake();
+    h.fill(b"+WS_CONNECTED:0\r\n".len(), Duration::from_secs(15));
+    h.expect(b"+WS_CONNECTED:0\r\n", "reconnected");
+    let st = ok(&control, "status", &[]);
+    assert_eq!(st["links"][0]["link"], json!("ws0"));
+    assert_eq!(st["links"][0]["state"], json!("2"));
+    // Stalled: pings go unanswered, the pong timeout ends the link.
+    thread::spawn(move || while p.read_frame("client frames").is_some() {});
+    let stalled = std::time::Instant::now();
+    ok(&control, "link", &["0", "stall"]);
+    h.fill(b"+WS_DISCONNECTED:0\r\n".len(), Duration::from_secs(10));
+    h.expect(b"+WS_DISCONNECTED:0\r\n", "pong timeout");
+    let took = stalled.elapsed();
+    assert!(took >= Duration::from_millis(1900) && took <= Duration::from_millis(4500), "{took:?}");
+    w.stop();
 }
 
 #[test]
@@ -188,6 +255,37 @@ fn ctl_client_watch_and_trace() {
     assert!(transcript.contains("{VERSION}"), "the version is a placeholder: {transcript}");
     let steps = common::transcript_format::parse(&transcript, env!("CARGO_PKG_VERSION"));
     assert!(steps.len() >= 5, "{steps:?}");
+}
+
+/// The seed's first walkthrough, recorded with `--trace` against the
+/// seed's WebSocket echo server, converted with `wsat trace
+/// --to-transcript`, replays green in the transcript runner.
+#[test]
+fn a_recorded_walkthrough_replays_as_a_transcript() {
+    let server = common::Server::python("ws-server.py", &["127.0.0.1", "0"]);
+    let dir = common::tempdir();
+    let trace = dir.path().join("walkthrough.trace");
+    let t = trace.to_string_lossy().into_owned();
+    let state = arg(dir.path(), "state");
+    let w = Wsat::start(&["--tcp", "127.0.0.1:0", "--state", &state, "--no-factory-pki", "--trace", &t]);
+    let mut h = HostEnd::tcp(&w.tcp_addr());
+    h.expect(b"ready\r\n", "boot");
+    join_wifi(&mut h);
+    let open = format!("AT+WSOPEN=0,\"ws://127.0.0.1:{}\"\r\n", server.port());
+    h.send(open.as_bytes());
+    h.expect(format!("{open}+WS_CONNECTED:0\r\n\r\nOK\r\n").as_bytes(), "WSOPEN");
+    h.send(b"AT+WSSEND=0,4\r\n");
+    h.expect(b"AT+WSSEND=0,4\r\n\r\nOK\r\n\r\n>", "prompt");
+    h.send(b"test");
+    h.expect(b"\r\nSEND OK\r\n+WS_DATA:0,4,test\r\n", "echo");
+    h.send(b"AT+WSCLOSE=0\r\n");
+    h.expect(b"AT+WSCLOSE=0\r\n+WS_CLOSED:0\r\n\r\nOK\r\n", "close");
+    drop(h);
+    w.stop();
+    let out = Command::new(env!("CARGO_BIN_EXE_wsat")).args(["trace", &t, "--to-transcript"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let transcript = String::from_utf8(out.stdout).unwrap();
+    common::replay::run(common::replay::Transport::Tcp, "the recorded walkthrough", &transcript);
 }
 
 #[test]

@@ -198,6 +198,7 @@ impl HostEnd {
 #[path = "../../../../tests/transcript_format.rs"]
 pub mod transcript_format;
 pub mod at_stream;
+pub mod replay;
 pub mod ws_server;
 
 /// Bytes in transcript notation.
