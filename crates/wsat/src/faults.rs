@@ -30,6 +30,17 @@ impl LinkFaults {
         }
     }
 
+    /// Holds `n` bytes crossing the link for what the fault set costs
+    /// them. With no delay or rate set it returns at once: a zero-length
+    /// tokio sleep still waits for the timer wheel's next millisecond tick,
+    /// which would cost every unfaulted read and write a millisecond.
+    pub async fn delay(f: &SharedLink, n: usize) {
+        let cost = Self::cost(f, n);
+        if !cost.is_zero() {
+            tokio::time::sleep(cost).await;
+        }
+    }
+
     /// What the fault set does to `n` bytes crossing the link: the delay
     /// and pacing to apply first.
     pub fn cost(f: &SharedLink, n: usize) -> Duration {

@@ -476,7 +476,7 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
                     Ok(n) => {
                         // Faults on the way in: latency, a rate, lost bytes,
                         // a stall that holds what just came.
-                        tokio::time::sleep(LinkFaults::cost(&faults, n)).await;
+                        LinkFaults::delay(&faults, n).await;
                         let mut data = buf[..n].to_vec();
                         LinkFaults::drop_received(&faults, &mut data);
                         LinkFaults::wait_unstalled(&faults).await;
@@ -500,7 +500,7 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
                     tracing::trace!(%socket, bytes = data.len(), "socket <- module");
                     // Faults on the way out.
                     LinkFaults::wait_unstalled(&faults).await;
-                    tokio::time::sleep(LinkFaults::cost(&faults, data.len())).await;
+                    LinkFaults::delay(&faults, data.len()).await;
                     let r = write(&mut wr, &data, seq, immediate, &news).await;
                     queued.fetch_sub(1, Ordering::AcqRel);
                     if let Err(e) = r {
@@ -626,7 +626,7 @@ async fn run_udp(
             cmd = rx.recv() => match cmd {
                 Some(Command::Send(data, seq, _, to)) => {
                     LinkFaults::wait_unstalled(&faults).await;
-                    tokio::time::sleep(LinkFaults::cost(&faults, data.len())).await;
+                    LinkFaults::delay(&faults, data.len()).await;
                     let dest = match to {
                         Some(ep) => match tokio::net::lookup_host((ep.host.as_str(), ep.port)).await.map(|mut a| a.next()) {
                             Ok(Some(a)) => a,
@@ -659,7 +659,7 @@ async fn run_udp(
                 udp.recv_from(&mut buf).await
             } => match r {
                 Ok((n, from)) => {
-                    tokio::time::sleep(LinkFaults::cost(&faults, n)).await;
+                    LinkFaults::delay(&faults, n).await;
                     let mut data = buf[..n].to_vec();
                     LinkFaults::drop_received(&faults, &mut data);
                     LinkFaults::wait_unstalled(&faults).await;
