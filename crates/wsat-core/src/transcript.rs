@@ -8,14 +8,19 @@ use alloc::vec::Vec;
 
 /// Writes bytes in the escaped form.
 pub fn escape(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len());
+    let mut s = String::with_capacity(b.len() + b.len() / 4);
     for &c in b {
         match c {
             b'\r' => s.push_str("\\r"),
             b'\n' => s.push_str("\\n"),
             b'\\' => s.push_str("\\\\"),
             0x20..=0x7e => s.push(char::from(c)),
-            _ => s.push_str(&format!("\\x{c:02x}")),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                s.push_str("\\x");
+                s.push(char::from(HEX[usize::from(c >> 4)]));
+                s.push(char::from(HEX[usize::from(c & 15)]));
+            }
         }
     }
     s

@@ -102,9 +102,11 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     // `watch` subscribers hear everything that happens.
     let (events, _) = tokio::sync::broadcast::channel::<String>(4096);
     let started = std::time::Instant::now();
-    let emit = |v: serde_json::Value| {
+    // Built only when somebody listens: escaping every byte of the AT
+    // stream would otherwise cost more than carrying it.
+    let emit = |v: &dyn Fn() -> serde_json::Value| {
         if events.receiver_count() > 0 {
-            let mut v = v;
+            let mut v = v();
             v["t"] = serde_json::json!(started.elapsed().as_secs_f64());
             let _ = events.send(v.to_string());
         }
@@ -159,7 +161,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                     if let Some(t) = trace.as_mut() {
                         t.record(crate::trace::Dir::In, &buf[..n]);
                     }
-                    emit(serde_json::json!({"event": "at", "dir": "in", "bytes": wsat_core::transcript::escape(&buf[..n])}));
+                    emit(&|| serde_json::json!({"event": "at", "dir": "in", "bytes": wsat_core::transcript::escape(&buf[..n])}));
                     if line.paced() {
                         line.queue_input(&buf[..n]);
                     } else {
@@ -173,7 +175,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                     if let Some(t) = trace.as_mut() {
                         t.record(crate::trace::Dir::Out, &out.buf[out.pos..out.pos + n]);
                     }
-                    emit(serde_json::json!({"event": "at", "dir": "out", "bytes": wsat_core::transcript::escape(&out.buf[out.pos..out.pos + n])}));
+                    emit(&|| serde_json::json!({"event": "at", "dir": "out", "bytes": wsat_core::transcript::escape(&out.buf[out.pos..out.pos + n])}));
                     out.pos += n;
                     out.written += n as u64;
                 }
@@ -197,7 +199,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                 if sockets.is_current(&t) {
                     match t.news {
                         News::Event(e) => {
-                            emit(serde_json::json!({"event": "link", "link": t.socket.to_string(), "what": format!("{e:?}")}));
+                            emit(&|| serde_json::json!({"event": "link", "link": t.socket.to_string(), "what": format!("{e:?}")}));
                             module.handle_socket_event(t.socket, e, clock.now());
                         }
                         News::Data(d, from) => module.handle_socket_data(t.socket, &d, from, clock.now()),
@@ -209,7 +211,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                 }
             }
             Some(req) = control_rx.recv() => {
-                emit(serde_json::json!({"event": "control", "words": &req.words}));
+                emit(&|| serde_json::json!({"event": "control", "words": &req.words}));
                 let answer = crate::control::execute(&req.words, &mut module, &mut sockets, opts.pace, clock.now());
                 let _ = req.reply.send(answer);
             }

@@ -31,7 +31,7 @@ use crate::faults::{LinkFaults, SharedLink, SharedNet};
 /// close (a close frame to a peer that stopped reading).
 pub const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 /// The largest read handed to the core at once.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 
 /// A socket's byte stream: TCP, or TLS over TCP.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}

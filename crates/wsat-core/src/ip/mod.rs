@@ -439,9 +439,10 @@ impl Module {
     /// Hands due packets to link 0; leaves passthrough after `+++`.
     pub(crate) fn pt_pump(&mut self, now: Instant) {
         let interval = Duration::from_millis(u64::from(self.current.transintvl));
+        let datagrams = self.ip.links[0].as_ref().is_some_and(|l| matches!(l.transport, Some(crate::net::Transport::Udp { .. })));
         let crate::module::PortState::Passthrough(pt) = &mut self.state else { return };
         let quit = pt.quit_due(now);
-        let packets = pt.packets(now, interval, quit);
+        let packets = pt.packets(now, interval, quit, datagrams);
         let up = self.ip.links[0].as_ref().is_some_and(|l| l.state == State::Connected);
         for p in packets {
             if up {

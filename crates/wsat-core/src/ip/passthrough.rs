@@ -42,32 +42,40 @@ impl Passthrough {
     /// Bytes from the host.
     pub fn input(&mut self, bytes: &[u8], now: Instant) {
         let quiet_before = now.saturating_since(self.last_input) > GUARD;
-        for (i, &b) in bytes.iter().enumerate() {
-            let starts = self.plus == 0 && i == 0 && quiet_before;
-            let continues = self.plus > 0 && self.plus < 3 && now.saturating_since(self.plus_at) < GUARD;
-            if b == b'+' && (starts || continues) {
+        self.last_input = now;
+        // An escape starts only with the first byte after the guard's
+        // silence, or continues `+` already held; everything after it in
+        // this burst is data, taken whole.
+        let starts = self.plus == 0 && quiet_before;
+        let continues = self.plus > 0 && self.plus < 3 && now.saturating_since(self.plus_at) < GUARD;
+        let mut rest = bytes;
+        if starts || continues {
+            while let [b'+', tail @ ..] = rest {
+                if self.plus == 3 {
+                    break;
+                }
                 self.plus += 1;
                 self.plus_at = now;
-                continue;
+                rest = tail;
             }
+        }
+        if !rest.is_empty() {
             // Not (or no longer) an escape: held `+` are data after all.
             self.release_plus(now);
-            self.push(b, now);
+            self.extend(rest, now);
         }
-        self.last_input = now;
     }
 
     fn release_plus(&mut self, now: Instant) {
-        for _ in 0..core::mem::take(&mut self.plus) {
-            self.push(b'+', now);
-        }
+        let n = core::mem::take(&mut self.plus);
+        self.extend(&b"+++"[..n], now);
     }
 
-    fn push(&mut self, b: u8, now: Instant) {
-        if self.pending.is_empty() {
+    fn extend(&mut self, bytes: &[u8], now: Instant) {
+        if self.pending.is_empty() && !bytes.is_empty() {
             self.oldest = Some(now);
         }
-        self.pending.push(b);
+        self.pending.extend_from_slice(bytes);
     }
 
     /// True once `+++` has been followed by the guard's silence: leave.
@@ -76,19 +84,24 @@ impl Passthrough {
     }
 
     /// Packets due now: full ones at once, the rest after `interval`.
-    /// `flush` takes everything (leaving passthrough).
-    pub fn packets(&mut self, now: Instant, interval: Duration, flush: bool) -> Vec<Vec<u8>> {
+    /// `flush` takes everything (leaving passthrough). On a stream
+    /// (`datagrams` false) the full packets due together come as one
+    /// buffer: TCP and TLS keep no packet boundaries, and one write of many
+    /// packets costs the runtime one wake-up instead of one each. On UDP
+    /// each packet is a datagram.
+    pub fn packets(&mut self, now: Instant, interval: Duration, flush: bool, datagrams: bool) -> Vec<Vec<u8>> {
         if !flush && self.plus > 0 && self.plus < 3 && now.saturating_since(self.plus_at) >= GUARD {
             // An escape that did not complete in time is data.
             self.release_plus(now);
         }
-        let mut out = Vec::new();
-        while self.pending.len() >= PACKET {
-            out.push(self.pending.drain(..PACKET).collect());
-        }
         let due = self.oldest.is_some_and(|t| now >= t + interval);
-        if !self.pending.is_empty() && (flush || due) {
-            out.push(core::mem::take(&mut self.pending));
+        let take = if flush || due { self.pending.len() } else { self.pending.len() / PACKET * PACKET };
+        let mut out = Vec::new();
+        if take > 0 && !datagrams {
+            out.push(if take == self.pending.len() { core::mem::take(&mut self.pending) } else { self.pending.drain(..take).collect() });
+        } else if take > 0 {
+            out.extend(self.pending[..take].chunks(PACKET).map(<[u8]>::to_vec));
+            self.pending.drain(..take);
         }
         if self.pending.is_empty() {
             self.oldest = None;
@@ -130,7 +143,7 @@ mod tests {
         p.input(b"+++", at(200));
         assert!(!p.quit_due(at(215)));
         assert!(p.quit_due(at(221)));
-        assert_eq!(p.packets(at(221), I, true), [b"abc".to_vec()]);
+        assert_eq!(p.packets(at(221), I, true, true), [b"abc".to_vec()]);
     }
 
     #[test]
@@ -138,17 +151,17 @@ mod tests {
         let mut p = Passthrough::new(at(0));
         p.input(b"a+++b", at(100));
         assert!(!p.quit_due(at(200)));
-        assert_eq!(p.packets(at(200), I, false), [b"a+++b".to_vec()]);
+        assert_eq!(p.packets(at(200), I, false, true), [b"a+++b".to_vec()]);
         // Too soon after other data.
         p.input(b"x", at(300));
         p.input(b"+++", at(310));
         assert!(!p.quit_due(at(400)));
-        assert_eq!(p.packets(at(400), I, false), [b"x+++".to_vec()]);
+        assert_eq!(p.packets(at(400), I, false, true), [b"x+++".to_vec()]);
         // Followed too soon by more data.
         p.input(b"+++", at(500));
         p.input(b"y", at(510));
         assert!(!p.quit_due(at(600)));
-        assert_eq!(p.packets(at(600), I, false), [b"+++y".to_vec()]);
+        assert_eq!(p.packets(at(600), I, false, true), [b"+++y".to_vec()]);
     }
 
     #[test]
@@ -163,17 +176,22 @@ mod tests {
         p.input(b"+", at(130));
         p.input(b"+", at(140));
         assert!(!p.quit_due(at(200)));
-        assert_eq!(p.packets(at(200), I, false), [b"+++".to_vec()]);
+        assert_eq!(p.packets(at(200), I, false, true), [b"+++".to_vec()]);
     }
 
     #[test]
     fn packing_follows_size_and_interval() {
         let mut p = Passthrough::new(at(0));
         p.input(&[1; 7000], at(100));
-        let now = p.packets(at(100), I, false);
+        let now = p.packets(at(100), I, false, true);
         assert_eq!(now.iter().map(Vec::len).collect::<Vec<_>>(), [2920, 2920]);
-        assert!(p.packets(at(119), I, false).is_empty());
-        assert_eq!(p.packets(at(120), I, false)[0].len(), 1160);
+        assert!(p.packets(at(119), I, false, true).is_empty());
+        assert_eq!(p.packets(at(120), I, false, true)[0].len(), 1160);
         assert_eq!(p.deadline(I), None);
+        // On a stream the full packets due together are one write.
+        let mut p = Passthrough::new(at(0));
+        p.input(&[1; 7000], at(100));
+        assert_eq!(p.packets(at(100), I, false, false).iter().map(Vec::len).collect::<Vec<_>>(), [5840]);
+        assert_eq!(p.packets(at(120), I, false, false).iter().map(Vec::len).collect::<Vec<_>>(), [1160]);
     }
 }
