@@ -1,7 +1,7 @@
 //! A host on wsat's AT port, as firmware would drive it: blocking reads,
 //! one command at a time, waiting for `>` and `SEND OK` as the AT protocol
-//! requires, and picking `+WS_DATA` reports out of the stream wherever they
-//! come.
+//! requires, and picking `+WS_DATA` and `+IPD` reports out of the stream
+//! wherever they come. In passthrough it hands its socket to the caller.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 /// A running `wsat --tcp`.
 pub struct Wsat {
     child: Child,
-    _state: tempfile::TempDir,
+    _state: Option<tempfile::TempDir>,
     /// Its pid, for /proc.
     pub pid: String,
 }
@@ -26,7 +26,7 @@ impl Drop for Wsat {
     }
 }
 
-fn wsat_binary() -> Result<PathBuf> {
+pub fn wsat_binary() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("WSAT_BIN") {
         return Ok(PathBuf::from(p));
     }
@@ -37,7 +37,7 @@ fn wsat_binary() -> Result<PathBuf> {
     Ok(p)
 }
 
-/// One `+WS_DATA` report.
+/// One `+WS_DATA` or `+IPD` report.
 #[derive(Debug, Clone, Copy)]
 pub struct Report {
     pub link: usize,
@@ -45,10 +45,20 @@ pub struct Report {
     pub at: Instant,
 }
 
+/// When a started wsat printed its port and when `ready` arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Startup {
+    pub spawned: Instant,
+    pub banner: Instant,
+    pub ready: Instant,
+}
+
 /// The host end of the AT port.
 pub struct Host {
     tcp: TcpStream,
     buf: Vec<u8>,
+    /// What each read lands in (zeroed once, not at every read).
+    scratch: Vec<u8>,
     /// Start of unread bytes in `buf`.
     pos: usize,
     /// AT+WSDATAFMT mask used on every link.
@@ -59,17 +69,45 @@ pub struct Host {
     pub reports: Vec<Report>,
     /// Bytes the host wrote and read (everything on the "wire").
     pub wire: usize,
+    /// `reports.len()` when the last send's `>` came.
+    pub reports_at_prompt: usize,
 }
 
 const REPORT: &[u8] = b"+WS_DATA:";
+const IPD: &[u8] = b"+IPD,";
+
+/// When each step of one stop-and-wait send was seen by the host.
+#[derive(Debug, Clone, Copy)]
+pub struct SendTimes {
+    /// The command line written.
+    pub command: Instant,
+    /// Its `>` read.
+    pub prompt: Instant,
+    /// The data written.
+    pub data: Instant,
+    /// `SEND OK` read.
+    pub send_ok: Instant,
+}
 
 impl Host {
     /// Starts wsat (with `args` added) and attaches to its TCP port.
     pub fn start(args: &[&str]) -> Result<(Wsat, Host)> {
-        let state = tempfile::tempdir()?;
+        let (w, mut h, _) = Host::spawn(args, None)?;
+        h.command("ATE0")?;
+        h.command("AT+CWJAP=\"bench\",\"\"")?;
+        Ok((w, h))
+    }
+
+    /// Starts wsat (in `state`, or a fresh state directory) and waits for
+    /// `ready`, with no command sent; returns when the AT port's address
+    /// was printed and when `ready` arrived.
+    pub fn spawn(args: &[&str], state: Option<&std::path::Path>) -> Result<(Wsat, Host, Startup)> {
+        let fresh = if state.is_none() { Some(tempfile::tempdir()?) } else { None };
+        let dir = state.or(fresh.as_ref().map(tempfile::TempDir::path)).context("a state directory")?.to_path_buf();
+        let spawned = Instant::now();
         let mut child = Command::new(wsat_binary()?)
             .args(["--tcp", "127.0.0.1:0", "--no-factory-pki", "--state"])
-            .arg(state.path())
+            .arg(&dir)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -83,6 +121,7 @@ impl Host {
                 break a.trim().to_string();
             }
         };
+        let banner = Instant::now();
         // Keep draining stderr so wsat never blocks on it.
         std::thread::spawn(move || for _ in lines {});
         let pid = child.id().to_string();
@@ -90,11 +129,10 @@ impl Host {
         tcp.set_nodelay(true)?;
         // A stuck exchange becomes an error, not a hung benchmark.
         tcp.set_read_timeout(Some(std::time::Duration::from_secs(20)))?;
-        let mut h = Host { tcp, buf: Vec::with_capacity(256 * 1024), pos: 0, mask: 48, echoed: [0; 3], reports: Vec::new(), wire: 0 };
+        let mut h = Host { tcp, buf: Vec::with_capacity(256 * 1024), scratch: vec![0; 64 * 1024], pos: 0, mask: 48, echoed: [0; 3], reports: Vec::new(), wire: 0, reports_at_prompt: 0 };
         h.until(b"ready\r\n")?;
-        h.command("ATE0")?;
-        h.command("AT+CWJAP=\"bench\",\"\"")?;
-        Ok((Wsat { child, _state: state, pid }, h))
+        let ready = Instant::now();
+        Ok((Wsat { child, _state: fresh, pid }, h, Startup { spawned, banner, ready }))
     }
 
     /// Opens link `id` to `url` with the largest receive buffer and the
@@ -120,11 +158,38 @@ impl Host {
     }
 
     /// One AT+WSSEND of `data` on `link`: command, `>`, data, `SEND OK`.
-    pub fn ws_send(&mut self, link: usize, data: &[u8]) -> Result<()> {
-        self.send(format!("AT+WSSEND={link},{},2\r\n", data.len()).as_bytes())?;
+    pub fn ws_send(&mut self, link: usize, data: &[u8]) -> Result<SendTimes> {
+        self.stop_and_wait(&format!("AT+WSSEND={link},{},2", data.len()), data)
+    }
+
+    /// One AT+CIPSEND of `data` (single-connection mode).
+    pub fn cip_send(&mut self, data: &[u8]) -> Result<SendTimes> {
+        self.stop_and_wait(&format!("AT+CIPSEND={}", data.len()), data)
+    }
+
+    /// A stop-and-wait send: `line`, `>`, `data`, `SEND OK`.
+    fn stop_and_wait(&mut self, line: &str, data: &[u8]) -> Result<SendTimes> {
+        let command = Instant::now();
+        self.send(format!("{line}\r\n").as_bytes())?;
         self.until(b"\r\nOK\r\n\r\n>")?;
+        let prompt = Instant::now();
+        self.reports_at_prompt = self.reports.len();
         self.send(data)?;
-        self.until(b"\r\nSEND OK\r\n")
+        let data_sent = Instant::now();
+        self.until(b"\r\nSEND OK\r\n")?;
+        Ok(SendTimes { command, prompt, data: data_sent, send_ok: Instant::now() })
+    }
+
+    /// Enters passthrough (AT+CIPMODE=1 and a link must be up): sends
+    /// AT+CIPSEND, waits for `>`, and returns the socket with any bytes
+    /// that came after the `>` (the link's data).
+    pub fn passthrough(&mut self) -> Result<(TcpStream, Vec<u8>)> {
+        self.send(b"AT+CIPSEND\r\n")?;
+        self.until(b"\r\nOK\r\n\r\n>")?;
+        let rest = self.buf.split_off(self.pos);
+        self.buf.clear();
+        self.pos = 0;
+        Ok((self.tcp.try_clone()?, rest))
     }
 
     /// Reads until `token`, taking in reports met on the way.
@@ -132,7 +197,7 @@ impl Host {
         loop {
             let unread = &self.buf[self.pos..];
             let t = find(unread, token);
-            let r = find(unread, REPORT);
+            let r = first_report(unread);
             match (t, r) {
                 (Some(t), r) if r.is_none_or(|r| t < r) => {
                     self.pos += t + token.len();
@@ -150,7 +215,7 @@ impl Host {
     /// Reads until at least one more report has arrived.
     pub fn next_report(&mut self) -> Result<()> {
         loop {
-            if let Some(r) = find(&self.buf[self.pos..], REPORT) {
+            if let Some(r) = first_report(&self.buf[self.pos..]) {
                 self.pos += r;
                 return self.report();
             }
@@ -166,9 +231,13 @@ impl Host {
         Ok(())
     }
 
-    /// Parses the report at `pos`: `+WS_DATA:<id>,[fields,]<data_len>,<data>[\r\n]`.
+    /// Parses the report at `pos`: `+WS_DATA:<id>,[fields,]<data_len>,<data>[\r\n]`
+    /// or `+IPD,[<id>,]<len>:<data>\r\n`.
     /// Offsets are kept relative to `pos`: `fill` moves the buffer.
     fn report(&mut self) -> Result<()> {
+        if self.buf[self.pos..].starts_with(IPD) {
+            return self.ipd();
+        }
         let fields = 1 + (self.mask & 31).count_ones() as usize;
         let mut values = [0usize; 6];
         let mut at = REPORT.len();
@@ -193,6 +262,31 @@ impl Host {
         Ok(())
     }
 
+    /// `+IPD,[<id>,]<len>:<data>\r\n` at `pos`.
+    fn ipd(&mut self) -> Result<()> {
+        let colon = loop {
+            if let Some(c) = self.buf[self.pos..].iter().position(|&b| b == b':') {
+                break c;
+            }
+            self.fill()?;
+        };
+        let head = std::str::from_utf8(&self.buf[self.pos + IPD.len()..self.pos + colon])?;
+        let fields: Vec<usize> = head.split(',').map(str::parse).collect::<Result<_, _>>().context("+IPD field")?;
+        let (link, data_len) = match fields.as_slice() {
+            [len] => (0, *len),
+            [id, len] => (*id, *len),
+            _ => bail!("+IPD with remote address: not expected"),
+        };
+        let end = colon + 1 + data_len + 2;
+        while self.buf.len() < self.pos + end {
+            self.fill()?;
+        }
+        self.pos += end;
+        self.echoed[link] += data_len;
+        self.reports.push(Report { link, at: Instant::now() });
+        Ok(())
+    }
+
     /// Reads more bytes (dropping consumed ones first).
     fn fill(&mut self) -> Result<()> {
         if self.pos > 0 {
@@ -200,8 +294,7 @@ impl Host {
             self.pos = 0;
         }
         let len = self.buf.len();
-        self.buf.resize(len + 64 * 1024, 0);
-        let n = self.tcp.read(&mut self.buf[len..]).with_context(|| {
+        let n = self.tcp.read(&mut self.scratch).with_context(|| {
             let tail = &self.buf[len.saturating_sub(80)..len];
             format!(
                 "reading the AT port; {} reports, echoed {:?}; last bytes {:?}",
@@ -210,12 +303,20 @@ impl Host {
                 String::from_utf8_lossy(tail)
             )
         })?;
-        self.buf.truncate(len + n);
+        self.buf.extend_from_slice(&self.scratch[..n]);
         if n == 0 {
             bail!("wsat closed the AT port");
         }
         self.wire += n;
         Ok(())
+    }
+}
+
+/// Where the first `+WS_DATA` or `+IPD` report starts.
+fn first_report(hay: &[u8]) -> Option<usize> {
+    match (find(hay, REPORT), find(hay, IPD)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

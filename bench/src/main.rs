@@ -1,26 +1,42 @@
-//! `wsat-bench`: what wsat costs on top of a plain WebSocket client, and
-//! how close it gets to the line rate on a paced serial link.
+//! `wsat-bench`: what wsat costs on top of the AT protocol's own floor and
+//! of a plain client, and how close it gets to the line rate on a paced
+//! serial link. Every target is a ratio of two numbers measured in the same
+//! run on the same machine.
 //!
 //! It starts its servers in a separate process (`wsat-bench --serve`, see
-//! `server.rs`), then measures in one run:
+//! `server.rs`), then measures:
 //!
-//! 1. the machine's floor: a plain TCP round trip between two processes,
-//!    and the shortest AT exchange (`AT` → `OK`) through wsat;
-//! 2. echo throughput through wsat's AT port (AT+WSSEND / `+WS_DATA`) against
-//!    a direct tokio-tungstenite client, with CPU seconds per MB of each;
-//! 3. the 64-byte round trip WSSEND → `+WS_DATA` against the direct client's;
-//! 4. goodput on a paced line (`--pace`) at 115200, 921600 and 5 000 000
-//!    baud against the ceiling the AT protocol allows, and the paced round
-//!    trip against its target;
-//! 5. wsat's CPU use while idle with three open links, and its peak RSS.
+//! - `floor` (always): a plain TCP round trip between two processes, and the
+//!   shortest AT exchange (`AT` → `OK`) through wsat. Two of those are the
+//!   protocol's floor for one stop-and-wait send (command → `>`, data →
+//!   `SEND OK`);
+//! - `stopwait`: 64-byte AT+WSSEND and AT+CIPSEND echo message rates against
+//!   that floor, and where each message's time goes, seen from the host;
+//! - `echo`: echo throughput through the AT port (AT+WSSEND / `+WS_DATA`)
+//!   against a direct tokio-tungstenite client, with CPU per MB, and 16 KiB
+//!   messages on three links against one;
+//! - `passthrough`: host → wsat → TCP echo → wsat → host against a direct
+//!   TCP client of the same echo server, 1 MiB and 64 MiB, with wsat's CPU
+//!   per MB;
+//! - `paced`: goodput on a paced line (`--pace --baud N`) at 115200, 921600
+//!   and 5 000 000 baud: AT+WSSEND and `+WS_DATA` against the AT protocol's
+//!   ceiling, passthrough both ways against the line rate;
+//! - `startup`: process spawn to `ready`, on stdio and on the TCP port;
+//! - `idle`: wsat's CPU use while idle with three open links, and its peak
+//!   RSS.
 //!
 //! Run it with `cargo build --release -p wsat -p wsat-bench &&
-//! target/release/wsat-bench` (`--quick` for a shorter run). It uses the
-//! `wsat` binary beside its own, or `WSAT_BIN`.
+//! target/release/wsat-bench` (`--quick`: a tenth of the work; `--only
+//! a,b`: some sections). It uses the `wsat` binary beside its own, or
+//! `WSAT_BIN`.
 
 mod host;
+mod paced;
+mod passthrough;
 mod procstat;
 mod server;
+mod startup;
+mod stopwait;
 
 use std::time::{Duration, Instant};
 
@@ -28,100 +44,144 @@ use anyhow::{bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::host::Host;
+use crate::host::{Host, SendTimes};
 use crate::procstat::{cpu_time, status_kib};
 use crate::server::Servers;
 
-/// Message `seq`'s bytes: never contains `+WS_DATA:` or an AT response.
+/// Message `seq`'s bytes: never contains `+WS_DATA:`, `+IPD,` or an AT
+/// response.
 pub fn payload(size: usize, seq: usize) -> Vec<u8> {
     (0..size).map(|i| (i + seq) as u8).collect()
 }
 
-fn percentile(v: &mut [Duration], p: f64) -> Duration {
+pub fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort_unstable();
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
-fn us(d: Duration) -> f64 {
+pub fn mean(v: &[Duration]) -> Duration {
+    v.iter().sum::<Duration>() / v.len().max(1) as u32
+}
+
+pub fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 /// A target line for the summary.
-struct Target {
+pub struct Target {
     what: String,
     measured: String,
     met: bool,
 }
 
-struct Bench {
-    quick: bool,
-    servers: Servers,
-    rt: tokio::runtime::Runtime,
-    targets: Vec<Target>,
-    /// The direct client's unpaced p50, for the paced targets.
-    direct_p50: Option<Duration>,
+pub struct Bench {
+    pub quick: bool,
+    pub servers: Servers,
+    pub rt: tokio::runtime::Runtime,
+    pub targets: Vec<Target>,
+    /// One `AT` → `OK` exchange, mean over the floor's run.
+    pub at_mean: Duration,
 }
+
+/// A section of the run.
+type Section = fn(&mut Bench) -> Result<()>;
+
+const SECTIONS: [&str; 6] = ["stopwait", "echo", "passthrough", "paced", "startup", "idle"];
 
 fn main() -> Result<()> {
     if std::env::args().any(|a| a == "--serve") {
         return server::serve();
     }
     let quick = std::env::args().any(|a| a == "--quick");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let mut b = Bench { quick, servers: Servers::start()?, rt, targets: Vec::new(), direct_p50: None };
-    println!("wsat-bench{}: {}\n", if quick { " --quick" } else { "" }, machine());
-    // `--only a,b` runs some sections (floor, echo, latency, paced, idle).
     let args: Vec<String> = std::env::args().collect();
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
-    const SECTIONS: [&str; 4] = ["echo", "latency", "paced", "idle"];
-    if let Some(bad) = only.iter().flat_map(|o| o.split(',')).find(|x| !SECTIONS.contains(x)) {
-        bail!("--only: unknown section {bad:?} (sections: {})", SECTIONS.join(","));
+    if let Some(bad) = only.iter().flat_map(|o| o.split(',')).find(|x| !SECTIONS.contains(x) && *x != "floor") {
+        bail!("--only: unknown section {bad:?} (sections: floor, {})", SECTIONS.join(", "));
     }
     let run = |name: &str| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == name));
-    let floor = b.floors()?;
-    if run("echo") {
-        b.echo()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let mut b = Bench { quick, servers: Servers::start()?, rt, targets: Vec::new(), at_mean: Duration::ZERO };
+    let started = Instant::now();
+    println!("wsat-bench{}: {}; load average at start: {}\n", if quick { " --quick" } else { "" }, machine(), loadavg());
+    b.floors()?;
+    let sections: [(&str, Section); 6] = [
+        ("stopwait", Bench::stop_and_wait),
+        ("echo", Bench::echo),
+        ("passthrough", Bench::passthrough),
+        ("paced", Bench::paced),
+        ("startup", Bench::startup),
+        ("idle", Bench::idle_and_memory),
+    ];
+    for (name, f) in sections {
+        if run(name) {
+            f(&mut b).with_context(|| format!("section {name}"))?;
+        }
     }
-    if run("latency") || run("paced") {
-        b.latency(floor)?;
-    }
-    if run("paced") {
-        b.paced()?;
-    }
-    if run("idle") {
-        b.idle_and_memory()?;
-    }
-    println!("\n## Targets\n");
+    println!("## Targets\n");
     println!("| target | measured | met |");
     println!("|---|---|---|");
     for t in &b.targets {
-        println!("| {} | {} | {} |", t.what, t.measured, if t.met { "yes" } else { "**no**" });
+        println!("| {} | {} | {} |", t.what, t.measured, if t.met { "met" } else { "**not met**" });
     }
+    println!("\n({} run in {:.0} s; load average at the end: {}.)", if quick { "quick" } else { "full" }, started.elapsed().as_secs_f64(), loadavg());
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews
+/// every number here.
+fn loadavg() -> String {
+    let s = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 /// CPU model, cores and kernel, for the record.
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("?").trim().to_string();
+    let field = |name: &str| {
+        cpuinfo
+            .lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+            .and_then(|l| l.split(':').nth(1))
+            .unwrap_or("?")
+            .trim()
+            .to_string()
+    };
+    let vm = if cpuinfo.contains(" hypervisor") { ", a VM" } else { "" };
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{model}, {cores} cores, Linux {}", kernel.trim())
+    format!(
+        "{} (family {}, model {}, stepping {}, {} MHz), {cores} cores{vm}, Linux {}",
+        field("model name"),
+        field("cpu family"),
+        field("model"),
+        field("stepping"),
+        field("cpu MHz"),
+        kernel.trim()
+    )
 }
 
 impl Bench {
-    fn n(&self, full: usize) -> usize {
+    pub fn n(&self, full: usize) -> usize {
         if self.quick { (full / 10).max(2) } else { full }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("ws://{}{path}", self.servers.ws)
     }
 
-    /// Section 1: what one exchange between two processes costs here.
-    fn floors(&mut self) -> Result<Duration> {
+    pub fn target(&mut self, what: impl Into<String>, measured: impl Into<String>, met: bool) {
+        self.targets.push(Target { what: what.into(), measured: measured.into(), met });
+    }
+
+    /// The floor: what one exchange between two processes costs here.
+    fn floors(&mut self) -> Result<()> {
         use std::io::{Read, Write};
-        let n = self.n(2000);
+        let n = self.n(4000);
         let mut tcp = std::net::TcpStream::connect(self.servers.tcp)?;
         tcp.set_nodelay(true)?;
         let mut plain = Vec::with_capacity(n);
@@ -135,27 +195,53 @@ impl Bench {
             }
             plain.push(t.elapsed());
         }
-        let (_w, mut h) = Host::start(&[])?;
+        let (w, mut h) = Host::start(&[])?;
         let mut at = Vec::with_capacity(n);
+        let (c0, h0) = (cpu_time(&w.pid), cpu_time("self"));
         for _ in 0..n {
             let t = Instant::now();
             h.send(b"AT\r\n")?;
             h.until(b"\r\nOK\r\n")?;
             at.push(t.elapsed());
         }
-        let (p, a) = (percentile(&mut plain, 0.5), percentile(&mut at, 0.5));
+        let (wc, hc) = ((cpu_time(&w.pid) - c0) / n as u32, (cpu_time("self") - h0) / n as u32);
+        self.at_mean = mean(&at);
         println!("## Floor: one exchange between two processes on this machine\n");
-        println!("| round trip | p50 | p99 |");
-        println!("|---|---|---|");
-        println!("| plain TCP echo (4 bytes) | {:.1} µs | {:.1} µs |", us(p), us(percentile(&mut plain, 0.99)));
-        println!("| `AT` → `OK` through wsat | {:.1} µs | {:.1} µs |", us(a), us(percentile(&mut at, 0.99)));
-        println!();
-        Ok(a)
+        println!("| round trip | n | mean | p50 | p99 |");
+        println!("|---|---|---|---|---|");
+        let pm = mean(&plain);
+        println!(
+            "| plain TCP echo (4 bytes) | {n} | {:.1} µs | {:.1} µs | {:.1} µs |",
+            us(pm),
+            us(percentile(&mut plain, 0.5)),
+            us(percentile(&mut plain, 0.99))
+        );
+        println!(
+            "| `AT` → `OK` through wsat | {n} | {:.1} µs | {:.1} µs | {:.1} µs |",
+            us(self.at_mean),
+            us(percentile(&mut at, 0.5)),
+            us(percentile(&mut at, 0.99))
+        );
+        println!("\nCPU per `AT` exchange: wsat {:.1} µs, host {:.1} µs.", us(wc), us(hc));
+        println!(
+            "\nProtocol floor for a stop-and-wait send = 2 × the mean `AT` exchange = {:.1} µs, {:.0} messages/s.\n",
+            2.0 * us(self.at_mean),
+            self.floor_rate()
+        );
+        Ok(())
     }
 
-    /// Section 2: echo throughput and CPU per MB, wsat against direct.
+    /// Messages per second a stop-and-wait send could reach if each cost
+    /// exactly two `AT` exchanges.
+    pub fn floor_rate(&self) -> f64 {
+        1.0 / (2.0 * self.at_mean.as_secs_f64())
+    }
+
+    /// Echo throughput and CPU per MB, wsat against direct; then three
+    /// links against one at 16 KiB.
     fn echo(&mut self) -> Result<()> {
         println!("## Echo throughput through the AT port (AT+WSSEND, message-level +WS_DATA) vs a direct tokio-tungstenite client\n");
+        println!("No target on these ratios: the direct client pipelines, AT+WSSEND is stop-and-wait. For information.\n");
         println!("| messages | links | direct MB/s | wsat MB/s | wsat/direct | direct client CPU s/MB | wsat CPU s/MB | wsat/direct CPU | host CPU s/MB |");
         println!("|---|---|---|---|---|---|---|---|---|");
         for (size, count) in [(64usize, 4000usize), (1024, 2000), (16384, 400)] {
@@ -165,181 +251,132 @@ impl Bench {
                 let cpu0 = cpu_time("self");
                 let d = self.rt.block_on(direct_throughput(self.url("/echo"), links, size, count))?;
                 let direct_cpu = (cpu_time("self") - cpu0).as_secs_f64() / mb;
-                let (w, wsat_cpu, host_cpu) = self.wsat_throughput(links, size, count)?;
-                let (dm, wm) = (mb / d.as_secs_f64(), mb / w.as_secs_f64());
-                let (wc, hc) = (wsat_cpu.as_secs_f64() / mb, host_cpu.as_secs_f64() / mb);
+                let r = self.wsat_throughput(links, size, count)?;
+                let (dm, wm) = (mb / d.as_secs_f64(), mb / r.elapsed.as_secs_f64());
+                let (wc, hc) = (r.wsat_cpu.as_secs_f64() / mb, r.host_cpu.as_secs_f64() / mb);
                 println!(
                     "| {size} B | {links} | {dm:.1} | {wm:.1} | {:.3} | {direct_cpu:.4} | {wc:.4} | {:.2} | {hc:.4} |",
                     wm / dm,
                     wc / direct_cpu
                 );
-                let goal = match size {
-                    16384 => Some(0.8),
-                    64 => Some(0.4),
-                    _ => None,
-                };
-                if let Some(goal) = goal {
-                    self.targets.push(Target {
-                        what: format!("{size} B echo, {links} link(s) ≥ {goal} × direct"),
-                        measured: format!("{:.3}", wm / dm),
-                        met: wm / dm >= goal,
-                    });
-                }
             }
         }
         println!();
+        self.links()
+    }
+
+    /// Three links against one: 16 KiB messages, the same total, sent
+    /// round-robin; rounds alternate and the medians are compared.
+    fn links(&mut self) -> Result<()> {
+        let size = 16384;
+        let total = self.n(1200);
+        let rounds = if self.quick { 1 } else { 5 };
+        let mut rates = [Vec::new(), Vec::new()];
+        let mut runs: [Vec<Throughput>; 2] = [Vec::new(), Vec::new()];
+        for _ in 0..rounds {
+            for (i, links) in [1usize, 3].into_iter().enumerate() {
+                let r = self.wsat_throughput(links, size, total / links)?;
+                rates[i].push((total * size) as f64 / 1e6 / r.elapsed.as_secs_f64());
+                runs[i].push(r);
+            }
+        }
+        let (one, three) = (median(&mut rates[0]), median(&mut rates[1]));
+        println!("## 16 KiB AT+WSSEND echo: three links (round-robin) against one\n");
+        println!(
+            "{total} messages of 16 KiB in all, echoed by the server and reported as `+WS_DATA` (level 2, mask 63); {rounds} round(s), alternating, median. \
+             Phases are means per message over all rounds, seen from the host; reports read while waiting for `>` or `SEND OK` are counted where they were read.\n"
+        );
+        println!("| links | MB/s (median) | command → `>` | data written | data → `SEND OK` | reports read before `>` | reports read before `SEND OK` | after the last `SEND OK` | wsat CPU s/MB | host CPU s/MB |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for (i, links) in [1usize, 3].into_iter().enumerate() {
+            let rs = &runs[i];
+            let msgs: usize = rs.iter().map(|r| r.sends.len()).sum();
+            let avg = |f: &dyn Fn(&SendTimes) -> Duration| -> f64 {
+                rs.iter().flat_map(|r| r.sends.iter()).map(|s| us(f(s))).sum::<f64>() / msgs as f64
+            };
+            let before_prompt: usize = rs.iter().map(|r| r.reports_before_prompt).sum();
+            let before_ok: usize = rs.iter().map(|r| r.reports_before_ok).sum();
+            let tail: f64 = rs.iter().map(|r| us(r.tail)).sum::<f64>() / rs.len() as f64;
+            let mb = (total * size) as f64 / 1e6 * rs.len() as f64;
+            let wc: f64 = rs.iter().map(|r| r.wsat_cpu.as_secs_f64()).sum::<f64>() / mb;
+            let hc: f64 = rs.iter().map(|r| r.host_cpu.as_secs_f64()).sum::<f64>() / mb;
+            println!(
+                "| {links} | {:.1} | {:.1} µs | {:.1} µs | {:.1} µs | {:.2} | {:.2} | {:.0} µs | {wc:.4} | {hc:.4} |",
+                if i == 0 { one } else { three },
+                avg(&|s| s.prompt - s.command),
+                avg(&|s| s.data - s.prompt),
+                avg(&|s| s.send_ok - s.data),
+                before_prompt as f64 / msgs as f64,
+                before_ok as f64 / msgs as f64,
+                tail
+            );
+        }
+        println!();
+        let ratio = three / one;
+        self.target("16 KiB AT+WSSEND echo: 3 links' total throughput ≥ 1.0 × 1 link's", format!("{ratio:.3} ({three:.1} vs {one:.1} MB/s)"), ratio >= 1.0);
         Ok(())
     }
 
-    fn wsat_throughput(&self, links: usize, size: usize, count: usize) -> Result<(Duration, Duration, Duration)> {
+    /// `count` messages of `size` bytes on each of `links` links,
+    /// round-robin, echoes read as they come.
+    fn wsat_throughput(&self, links: usize, size: usize, count: usize) -> Result<Throughput> {
         let (w, mut h) = Host::start(&[])?;
         for id in 0..links {
             h.open(id, &self.url("/echo"), 2, 63)?;
         }
         let messages: Vec<Vec<u8>> = (0..count).map(|seq| payload(size, seq)).collect();
+        let mut sends = Vec::with_capacity(count * links);
+        let (mut before_prompt, mut before_ok) = (0, 0);
         let (cpu0, host0) = (cpu_time(&w.pid), cpu_time("self"));
         let start = Instant::now();
         for m in &messages {
             for id in 0..links {
-                h.ws_send(id, m)?;
+                let r0 = h.reports.len();
+                let s = h.ws_send(id, m)?;
+                before_prompt += h.reports_at_prompt - r0;
+                before_ok += h.reports.len() - h.reports_at_prompt;
+                sends.push(s);
             }
         }
+        let last = Instant::now();
         h.wait_echoed(links, count * size)?;
-        let elapsed = start.elapsed();
-        Ok((elapsed, cpu_time(&w.pid) - cpu0, cpu_time("self") - host0))
+        let end = Instant::now();
+        Ok(Throughput {
+            elapsed: end - start,
+            wsat_cpu: cpu_time(&w.pid) - cpu0,
+            host_cpu: cpu_time("self") - host0,
+            sends,
+            reports_before_prompt: before_prompt,
+            reports_before_ok: before_ok,
+            tail: end - last,
+        })
     }
+}
 
-    /// Section 3: 64-byte round trips, unpaced.
-    fn latency(&mut self, at_floor: Duration) -> Result<()> {
-        let n = self.n(2000);
-        let mut d = self.rt.block_on(direct_latency(self.url("/echo"), 64, n))?;
-        let (_w, mut h) = Host::start(&[])?;
-        h.open(0, &self.url("/echo"), 2, 63)?;
-        let mut w = Vec::with_capacity(n);
-        for seq in 0..n {
-            let t = Instant::now();
-            wsat_round_trip(&mut h, 0, seq, 64)?;
-            w.push(t.elapsed());
-        }
-        println!("## Round trip of a 64-byte message (AT+WSSEND → +WS_DATA), unpaced TCP port\n");
-        println!("| | direct | wsat | wsat/direct | wsat − 3 × AT floor |");
-        println!("|---|---|---|---|---|");
-        let (dp50, wp50) = (percentile(&mut d, 0.5), percentile(&mut w, 0.5));
-        for (name, p) in [("p50", 0.5), ("p99", 0.99)] {
-            let (a, b) = (percentile(&mut d, p), percentile(&mut w, p));
-            println!("| {name} | {:.1} µs | {:.1} µs | {:.2} | {:.1} µs |", us(a), us(b), us(b) / us(a), us(b) - 3.0 * us(at_floor));
-        }
-        println!();
-        self.targets.push(Target {
-            what: "64 B p50 round trip ≤ 1.5 × direct (unpaced: no wire time)".into(),
-            measured: format!("{:.2} ×", us(wp50) / us(dp50)),
-            met: us(wp50) <= 1.5 * us(dp50),
-        });
-        self.direct_p50 = Some(dp50);
-        Ok(())
-    }
+/// One throughput run through wsat.
+struct Throughput {
+    elapsed: Duration,
+    wsat_cpu: Duration,
+    host_cpu: Duration,
+    sends: Vec<SendTimes>,
+    reports_before_prompt: usize,
+    reports_before_ok: usize,
+    /// From the last `SEND OK` to the last echo.
+    tail: Duration,
 }
 
 /// One echo through wsat, from the command to the report.
-fn wsat_round_trip(h: &mut Host, link: usize, seq: usize, size: usize) -> Result<()> {
+pub fn wsat_round_trip(h: &mut Host, link: usize, seq: usize, size: usize) -> Result<SendTimes> {
     let want = h.echoed[link] + size;
-    h.ws_send(link, &payload(size, seq))?;
+    let s = h.ws_send(link, &payload(size, seq))?;
     while h.echoed[link] < want {
         h.next_report()?;
     }
-    Ok(())
+    Ok(s)
 }
 
 impl Bench {
-    /// Section 4: a paced line at three rates.
-    fn paced(&mut self) -> Result<()> {
-        let secs = if self.quick { 0.7 } else { 2.0 };
-        let size = 16384usize;
-        println!("## Paced line (`--pace`): goodput against the AT protocol's ceiling\n");
-        println!("Ceiling = baud / 10 × payload bytes / all bytes on the wire for them. AT+WSSEND is stop-and-wait (command, `>`, data, `SEND OK`), so those bytes cross one after another; received data costs its `+WS_DATA` report (level 2, mask 48).\n");
-        println!("| baud | direction | messages | wire bytes per message | ceiling kB/s | goodput kB/s | goodput/ceiling |");
-        println!("|---|---|---|---|---|---|---|");
-        let mut rtt_rows = Vec::new();
-        for baud in [115_200u32, 921_600, 5_000_000] {
-            let line = f64::from(baud) / 10.0;
-            let count = ((line * secs / size as f64).ceil() as usize).max(3);
-            let (_w, mut h) = Host::start(&["--pace"])?;
-            h.command(&format!("AT+UART_CUR={baud},8,1,0,0"))?;
-
-            // Host to server: AT+WSSEND to a sink.
-            h.open(0, &self.url("/sink"), 2, 48)?;
-            let data = payload(size, 0);
-            let (wire0, t) = (h.wire, Instant::now());
-            for _ in 0..count {
-                h.ws_send(0, &data)?;
-            }
-            let (elapsed, wire) = (t.elapsed(), h.wire - wire0);
-            let goodput = (count * size) as f64 / elapsed.as_secs_f64();
-            let ceiling = line * (count * size) as f64 / wire as f64;
-            self.paced_row(baud, "send (AT+WSSEND)", count, wire / count, ceiling, goodput);
-
-            // Server to host: a flood of messages, reported as they come.
-            h.open(1, &self.url(&format!("/flood/{size}/{count}")), 2, 48)?;
-            while h.echoed[1] < count * size {
-                h.next_report()?;
-            }
-            let reports: Vec<_> = h.reports.iter().filter(|r| r.link == 1).collect();
-            let span = reports[reports.len() - 1].at - reports[0].at;
-            let goodput = ((count - 1) * size) as f64 / span.as_secs_f64();
-            let per_report = format!("+WS_DATA:1,{size},").len() + size + 2;
-            let ceiling = line * size as f64 / per_report as f64;
-            self.paced_row(baud, "receive (+WS_DATA)", count, per_report, ceiling, goodput);
-
-            // The 64-byte round trip on this line.
-            h.open(2, &self.url("/echo"), 2, 48)?;
-            let n = self.n(if baud < 1_000_000 { 40 } else { 400 });
-            let mut rtts = Vec::with_capacity(n);
-            let mut wire = 0;
-            for seq in 0..n {
-                let (w0, t) = (h.wire, Instant::now());
-                wsat_round_trip(&mut h, 2, seq, 64)?;
-                rtts.push(t.elapsed());
-                wire = h.wire - w0;
-            }
-            rtt_rows.push((baud, wire, percentile(&mut rtts, 0.5), percentile(&mut rtts, 0.99)));
-        }
-        println!();
-        println!("Round trip of a 64-byte message on the paced line (wire time = the exchange's bytes × 10 / baud):\n");
-        println!("| baud | wire bytes | wire time | wsat p50 | wsat p99 | target: 1.5 × direct p50 + wire | p50 − wire |");
-        println!("|---|---|---|---|---|---|---|");
-        let direct = self.direct_p50.context("unpaced latency first")?;
-        for (baud, wire, p50, p99) in rtt_rows {
-            let wire_time = Duration::from_secs_f64(wire as f64 * 10.0 / f64::from(baud));
-            let goal = direct.mul_f64(1.5) + wire_time;
-            println!(
-                "| {baud} | {wire} | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs | {:.1} µs |",
-                us(wire_time),
-                us(p50),
-                us(p99),
-                us(goal),
-                us(p50) - us(wire_time)
-            );
-            self.targets.push(Target {
-                what: format!("64 B p50 round trip at {baud} baud ≤ 1.5 × direct + wire time"),
-                measured: format!("{:.1} µs vs {:.1} µs", us(p50), us(goal)),
-                met: p50 <= goal,
-            });
-        }
-        println!();
-        Ok(())
-    }
-
-    fn paced_row(&mut self, baud: u32, direction: &str, count: usize, wire: usize, ceiling: f64, goodput: f64) {
-        let ratio = goodput / ceiling;
-        println!("| {baud} | {direction} | {count} × 16 KiB | {wire} | {:.1} | {:.1} | {ratio:.3} |", ceiling / 1e3, goodput / 1e3);
-        self.targets.push(Target {
-            what: format!("paced {direction} goodput at {baud} baud ≥ 0.97 × ceiling"),
-            measured: format!("{ratio:.3}"),
-            met: ratio >= 0.97,
-        });
-    }
-
-    /// Section 5: idle CPU with three open links, and peak RSS.
+    /// Idle CPU with three open links, and peak RSS.
     fn idle_and_memory(&mut self) -> Result<()> {
         let secs = if self.quick { 2.0 } else { 5.0 };
         let (w, mut h) = Host::start(&[])?;
@@ -374,12 +411,9 @@ impl Bench {
         println!("|---|---|");
         println!("| CPU while idle, 3 open links, a ping a second each | {idle:.5} CPU-s/s |");
         println!("| peak RSS, 3 links: 16 KiB buffers, 3 × 1 MiB received and {} × 16 KiB sent on each | {:.1} MiB |", self.n(100), hwm as f64 / 1024.0);
-        self.targets.push(Target { what: "idle CPU with 3 open links < 0.01 CPU-s/s".into(), measured: format!("{idle:.5}"), met: idle < 0.01 });
-        self.targets.push(Target {
-            what: "peak RSS ≤ 16 MiB".into(),
-            measured: format!("{:.1} MiB", hwm as f64 / 1024.0),
-            met: hwm <= 16 * 1024,
-        });
+        println!();
+        self.target("idle CPU with 3 open links < 0.01 CPU-s/s", format!("{idle:.5}"), idle < 0.01);
+        self.target("peak RSS ≤ 16 MiB", format!("{:.1} MiB", hwm as f64 / 1024.0), hwm <= 16 * 1024);
         Ok(())
     }
 }
@@ -432,7 +466,7 @@ async fn direct_throughput(url: String, links: usize, size: usize, count: usize)
 }
 
 /// Direct client round trips, one message at a time.
-async fn direct_latency(url: String, size: usize, count: usize) -> Result<Vec<Duration>> {
+pub async fn direct_latency(url: String, size: usize, count: usize) -> Result<Vec<Duration>> {
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
     let mut rtts = Vec::with_capacity(count);
     for seq in 0..count {

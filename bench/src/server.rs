@@ -2,8 +2,9 @@
 //! (`wsat-bench --serve`) so each process's CPU time is its own.
 //!
 //! One tokio-tungstenite WebSocket server whose behaviour the URL path
-//! picks, and a plain TCP echo used to measure the machine's floor: the
-//! cost of one round trip between two processes.
+//! picks, a plain TCP echo (the machine's floor: the cost of one round
+//! trip between two processes; AT+CIPSEND and passthrough echoes) and a
+//! plain TCP sink (AT+CIPSEND with no echo).
 //!
 //! - `/echo`: sends every data message back.
 //! - `/sink`: reads and discards.
@@ -19,15 +20,19 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 use tokio_tungstenite::tungstenite::Message;
 
-/// Runs both servers until killed; prints `ws <addr>` and `tcp <addr>`.
+/// Runs the servers until killed; prints `ws <addr>`, `tcp <addr>` and
+/// `sink <addr>`.
 pub fn serve() -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let ws = TcpListener::bind("127.0.0.1:0").await?;
         let tcp = TcpListener::bind("127.0.0.1:0").await?;
         println!("ws {}", ws.local_addr()?);
+        let sink = TcpListener::bind("127.0.0.1:0").await?;
         println!("tcp {}", tcp.local_addr()?);
+        println!("sink {}", sink.local_addr()?);
         tokio::spawn(tcp_echo(tcp));
+        tokio::spawn(tcp_sink(sink));
         loop {
             let (stream, _) = ws.accept().await?;
             let _ = stream.set_nodelay(true);
@@ -83,6 +88,19 @@ async fn tcp_echo(listener: TcpListener) {
     }
 }
 
+async fn tcp_sink(listener: TcpListener) {
+    while let Ok((mut s, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = s.read(&mut buf).await {
+                if n == 0 {
+                    return;
+                }
+            }
+        });
+    }
+}
+
 /// The server process, seen from the bench.
 pub struct Servers {
     child: std::process::Child,
@@ -90,6 +108,10 @@ pub struct Servers {
     pub ws: SocketAddr,
     /// The plain TCP echo.
     pub tcp: SocketAddr,
+    /// The plain TCP sink.
+    pub sink: SocketAddr,
+    /// Its pid, for /proc.
+    pub pid: String,
 }
 
 impl Servers {
@@ -107,7 +129,9 @@ impl Servers {
         };
         let ws = next("ws ")?;
         let tcp = next("tcp ")?;
-        Ok(Servers { child, ws, tcp })
+        let sink = next("sink ")?;
+        let pid = child.id().to_string();
+        Ok(Servers { child, ws, tcp, sink, pid })
     }
 }
 
