@@ -51,3 +51,53 @@ fn clk_tck() -> f64 {
             .unwrap_or(100.0)
     })
 }
+
+/// Tasks pinned to one CPU with taskset(1) while this lives; their
+/// previous CPU lists come back on drop. The bench's own main thread is
+/// one of them, so the processes it starts meanwhile inherit the pin.
+pub struct Pinned {
+    /// (pid or thread id, previous CPU list, all threads).
+    tasks: Vec<(String, String, bool)>,
+}
+
+impl Pinned {
+    /// Pins the bench's main thread and every thread of `others` to `cpu`.
+    pub fn new(cpu: &str, others: &[&str]) -> anyhow::Result<Pinned> {
+        let mut p = Pinned { tasks: Vec::new() };
+        let me = std::process::id().to_string();
+        for (pid, all) in std::iter::once((me.as_str(), false)).chain(others.iter().map(|o| (*o, true))) {
+            let before = taskset(pid, None, false)?;
+            taskset(pid, Some(cpu), all)?;
+            p.tasks.push((pid.to_string(), before, all));
+        }
+        Ok(p)
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        for (pid, before, all) in &self.tasks {
+            let _ = taskset(pid, Some(before), *all);
+        }
+    }
+}
+
+/// `taskset -c -p [-a] [cpus] pid`: sets the CPU list if given; returns
+/// the list it reports (the new one, or the current one).
+fn taskset(pid: &str, cpus: Option<&str>, all: bool) -> anyhow::Result<String> {
+    let mut cmd = std::process::Command::new("taskset");
+    if all {
+        cmd.arg("-a");
+    }
+    cmd.args(["-c", "-p"]);
+    if let Some(c) = cpus {
+        cmd.arg(c);
+    }
+    let out = cmd.arg(pid).output().map_err(|e| anyhow::anyhow!("taskset: {e}"))?;
+    if !out.status.success() {
+        anyhow::bail!("taskset failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    Ok(last.rsplit(": ").next().unwrap_or_default().trim().to_string())
+}
