@@ -84,8 +84,6 @@ pub struct Bench {
     pub servers: Servers,
     pub rt: tokio::runtime::Runtime,
     pub targets: Vec<Target>,
-    /// One `AT` → `OK` exchange, mean over the floor's run.
-    pub at_mean: Duration,
 }
 
 /// A section of the run.
@@ -105,7 +103,7 @@ fn main() -> Result<()> {
     }
     let run = |name: &str| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == name));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let mut b = Bench { quick, servers: Servers::start()?, rt, targets: Vec::new(), at_mean: Duration::ZERO };
+    let mut b = Bench { quick, servers: Servers::start()?, rt, targets: Vec::new() };
     let started = Instant::now();
     println!("wsat-bench{}: {}; load average at start: {}\n", if quick { " --quick" } else { "" }, machine(), loadavg());
     b.floors()?;
@@ -205,7 +203,6 @@ impl Bench {
             at.push(t.elapsed());
         }
         let (wc, hc) = ((cpu_time(&w.pid) - c0) / n as u32, (cpu_time("self") - h0) / n as u32);
-        self.at_mean = mean(&at);
         println!("## Floor: one exchange between two processes on this machine\n");
         println!("| round trip | n | mean | p50 | p99 |");
         println!("|---|---|---|---|---|");
@@ -218,23 +215,13 @@ impl Bench {
         );
         println!(
             "| `AT` → `OK` through wsat | {n} | {:.1} µs | {:.1} µs | {:.1} µs |",
-            us(self.at_mean),
+            us(mean(&at)),
             us(percentile(&mut at, 0.5)),
             us(percentile(&mut at, 0.99))
         );
         println!("\nCPU per `AT` exchange: wsat {:.1} µs, host {:.1} µs.", us(wc), us(hc));
-        println!(
-            "\nProtocol floor for a stop-and-wait send = 2 × the mean `AT` exchange = {:.1} µs, {:.0} messages/s.\n",
-            2.0 * us(self.at_mean),
-            self.floor_rate()
-        );
+        println!("\nThe stop-and-wait section measures its floor (two `AT` exchanges) again, in blocks between its messages.\n");
         Ok(())
-    }
-
-    /// Messages per second a stop-and-wait send could reach if each cost
-    /// exactly two `AT` exchanges.
-    pub fn floor_rate(&self) -> f64 {
-        1.0 / (2.0 * self.at_mean.as_secs_f64())
     }
 
     /// Echo throughput and CPU per MB, wsat against direct; then three
