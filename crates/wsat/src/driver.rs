@@ -150,6 +150,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
         }
         let deadline = module.poll_timeout().map(|t| clock.to_tokio(t));
         let line_due = line.next_due();
+        let turnaround = line_due.is_some() && line.due_is_turnaround(module.serial_pending() > 0);
         // A paced line reads no more host bytes until it has carried the
         // last ones (the host's writes then wait, as on a UART); nor does a
         // module whose passthrough link has not taken the host's last data.
@@ -182,7 +183,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             },
             // The paced line has carried a slice: input reaches the
             // module here, output goes out at the top of the loop.
-            _ = line.sleep_until(line_due.unwrap_or_else(TokioInstant::now)), if line_due.is_some() => {
+            _ = line.sleep_until(line_due.unwrap_or_else(TokioInstant::now), turnaround), if line_due.is_some() => {
                 while let Some(slice) = line.carried_input() {
                     module.handle_serial(slice, clock.now());
                 }
@@ -293,7 +294,14 @@ fn carry_out(module: &mut Module, port: &Port, state: &StateDir, net: &mut Net<'
                 tracing::info!(%socket, %host, port, "opening socket");
                 net.sockets.connect(socket, transport, host, port, std::time::Duration::from_millis(timeout.millis()));
             }
-            Action::Send { socket, data, seq, immediate, to } => net.sockets.send(socket, data, seq, immediate, to),
+            Action::Send { socket, data, seq, immediate, to } => {
+                if net.sockets.send(socket, data, seq, immediate, to) {
+                    // Written at once: the core hears it in this turn.
+                    if let Some(seq) = seq {
+                        module.handle_socket_event(socket, wsat_core::net::SocketEvent::Written(seq), clock.now());
+                    }
+                }
+            }
             Action::Close { socket, abort } => net.sockets.close(socket, abort),
             Action::Listen { socket, port, tls } => {
                 let host_port = net.opts.port_map.get(&port).copied().unwrap_or(port);

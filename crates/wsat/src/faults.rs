@@ -30,6 +30,12 @@ impl LinkFaults {
         }
     }
 
+    /// True when no fault touches the link's traffic (the driver may
+    /// write to it directly).
+    pub fn is_clear(f: &SharedLink) -> bool {
+        f.lock().is_ok_and(|g| !g.stalled && g.delay.is_zero() && g.rate == 0)
+    }
+
     /// Holds `n` bytes crossing the link for what the fault set costs
     /// them. With no delay or rate set it returns at once: a zero-length
     /// tokio sleep still waits for the timer wheel's next millisecond tick,

@@ -19,7 +19,10 @@ use std::sync::Arc;
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, WriteHalf};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -78,6 +81,60 @@ struct Running {
     /// Commands queued or being written: a writer with any is busy, so
     /// its socket cannot take an immediate send now.
     queued: Arc<AtomicUsize>,
+    /// The connected stream's write half, shared with the task.
+    writer: SharedWriter,
+}
+
+/// A connected stream's write half, reachable from both the socket's task
+/// and the driver: when the task has nothing queued, the driver writes a
+/// send itself at once (see [`Sockets::send`]), so a stop-and-wait send's
+/// `SEND OK` does not wait for a trip through the task and back.
+#[derive(Clone, Default)]
+struct SharedWriter(Arc<std::sync::Mutex<Option<WriteHalf<Box<dyn Stream>>>>>);
+
+impl SharedWriter {
+    fn with<R>(&self, f: impl FnOnce(Pin<&mut WriteHalf<Box<dyn Stream>>>) -> Poll<std::io::Result<R>>) -> Poll<std::io::Result<R>> {
+        match self.0.lock() {
+            Ok(mut g) => match g.as_mut() {
+                Some(w) => f(Pin::new(w)),
+                None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
+            },
+            Err(_) => Poll::Ready(Err(std::io::Error::other("writer poisoned"))),
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        self.0.lock().is_ok_and(|g| g.is_some())
+    }
+
+    /// Writes `data` and flushes it without waiting: how much the socket
+    /// took, and whether all of it is on its way (flushed).
+    fn try_write(&self, data: &[u8]) -> (usize, bool) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut n = 0;
+        while n < data.len() {
+            match self.with(|w| w.poll_write(&mut cx, &data[n..])) {
+                Poll::Ready(Ok(k)) if k > 0 => n += k,
+                _ => return (n, false),
+            }
+        }
+        let flushed = matches!(self.with(|w| w.poll_flush(&mut cx)), Poll::Ready(Ok(())));
+        (n, flushed)
+    }
+}
+
+impl AsyncWrite for SharedWriter {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.with(|w| w.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.with(|w| w.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.with(|w| w.poll_shutdown(cx))
+    }
 }
 
 /// The runtime's socket slots, one per [`SocketId`].
@@ -134,14 +191,15 @@ impl Sockets {
         let news = Teller { socket, generation, tx: self.news_tx.clone() };
         let window = self.window[i].subscribe();
         let queued = Arc::new(AtomicUsize::new(0));
-        let inbox = Inbox { rx, window, queued: queued.clone(), faults: self.new_faults(i), net: self.net.clone() };
+        let writer = SharedWriter::default();
+        let inbox = Inbox { rx, window, queued: queued.clone(), faults: self.new_faults(i), net: self.net.clone(), writer: writer.clone() };
         let task = tokio::spawn(async move {
             match transport {
                 Transport::Udp { local_port } => run_udp(news, host, port, local_port, inbox).await,
                 stream => run_stream(news, host, port, stream, timeout, inbox).await,
             }
         });
-        self.running[i] = Some(Running { tx, task, queued });
+        self.running[i] = Some(Running { tx, task, queued, writer });
     }
 
     /// Listens on `addr` for the server's `socket`; accepted clients come
@@ -168,7 +226,7 @@ impl Sockets {
                 }
             }
         });
-        self.running[i] = Some(Running { tx, task, queued: Arc::new(AtomicUsize::new(0)) });
+        self.running[i] = Some(Running { tx, task, queued: Arc::new(AtomicUsize::new(0)), writer: SharedWriter::default() });
         Ok(())
     }
 
@@ -181,28 +239,45 @@ impl Sockets {
         let (tx, rx) = mpsc::unbounded_channel();
         let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
         let queued = Arc::new(AtomicUsize::new(0));
-        let inbox = Inbox { rx, window: self.window[i].subscribe(), queued: queued.clone(), faults: self.new_faults(i), net: self.net.clone() };
+        let writer = SharedWriter::default();
+        let inbox = Inbox { rx, window: self.window[i].subscribe(), queued: queued.clone(), faults: self.new_faults(i), net: self.net.clone(), writer: writer.clone() };
         let tls = self.acceptors[listener.index()].clone();
         let task = tokio::spawn(async move { run_accepted(news, stream, tls, inbox).await });
-        self.running[i] = Some(Running { tx, task, queued });
+        self.running[i] = Some(Running { tx, task, queued, writer });
     }
 
-    /// Queues bytes for `socket`. An immediate send finding the writer
+    /// Sends bytes on `socket`. An immediate send finding the writer
     /// busy (a write blocked on a full socket, a ping queued before it) is
     /// refused at once: the socket cannot take it now.
-    pub fn send(&mut self, socket: SocketId, data: Vec<u8>, seq: Option<u32>, immediate: bool, to: Option<Endpoint>) {
+    ///
+    /// A send to a connected stream with nothing queued before it and no
+    /// fault set is written here and now, as lwIP takes a send into its
+    /// buffer within the call: true means all of it was written (the core
+    /// hears `Written` from the caller, not from the task). What the
+    /// socket cannot take at once goes to the task, behind nothing.
+    pub fn send(&mut self, socket: SocketId, data: Vec<u8>, seq: Option<u32>, immediate: bool, to: Option<Endpoint>) -> bool {
         let i = socket.index();
-        if let Some(r) = &self.running[i] {
-            if immediate && r.queued.load(Ordering::Acquire) > 0 {
-                if let Some(seq) = seq {
-                    let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
-                    tokio::spawn(async move { news.event(SocketEvent::Refused(seq)).await });
-                }
-                return;
+        let Some(r) = &self.running[i] else { return false };
+        let idle = r.queued.load(Ordering::Acquire) == 0;
+        if immediate && !idle {
+            if let Some(seq) = seq {
+                let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
+                tokio::spawn(async move { news.event(SocketEvent::Refused(seq)).await });
             }
-            r.queued.fetch_add(1, Ordering::AcqRel);
-            let _ = r.tx.send(Command::Send(data, seq, immediate, to));
+            return false;
         }
+        let mut data = data;
+        if idle && !immediate && to.is_none() && LinkFaults::is_clear(&self.link_faults[i]) && r.writer.is_connected() {
+            let (n, flushed) = r.writer.try_write(&data);
+            if n == data.len() && flushed {
+                return true;
+            }
+            // The rest (possibly nothing but a flush) is the task's.
+            data.drain(..n);
+        }
+        r.queued.fetch_add(1, Ordering::AcqRel);
+        let _ = r.tx.send(Command::Send(data, seq, immediate, to));
+        false
     }
 
     /// Closes `socket`'s transport: after writing what was queued for it,
@@ -285,6 +360,8 @@ struct Inbox {
     queued: Arc<AtomicUsize>,
     faults: SharedLink,
     net: SharedNet,
+    /// Where a connected stream's write half goes.
+    writer: SharedWriter,
 }
 
 /// Sends a task's news to the driver.
@@ -457,8 +534,12 @@ async fn run_accepted(news: Teller, tcp: TcpStream, tls: Option<tokio_rustls::Tl
 /// A connected stream, full duplex, until the core closes it or it fails.
 async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox) {
     let socket = news.socket;
-    let Inbox { mut rx, mut window, queued, faults, net: _ } = inbox;
-    let (mut rd, mut wr) = tokio::io::split(stream);
+    let Inbox { mut rx, mut window, queued, faults, net: _, writer: shared } = inbox;
+    let (mut rd, wr) = tokio::io::split(stream);
+    if let Ok(mut slot) = shared.0.lock() {
+        *slot = Some(wr);
+    }
+    let mut wr = shared.clone();
     let reader = {
         let news = news.clone();
         let faults = faults.clone();
@@ -538,6 +619,9 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
         () = reader => {}
         () = writer => {}
     }
+    // The driver must not write to a socket whose task has ended.
+    let taken = shared.0.lock().map(|mut slot| slot.take());
+    drop(taken);
 }
 
 /// Writes one send; `immediate` sends are taken whole at once or refused.
@@ -570,6 +654,8 @@ async fn write(wr: &mut (impl AsyncWrite + Unpin), data: &[u8], seq: Option<u32>
     // core gave up on (its command timed out) still finishes, as lwIP
     // still sends what it accepted.
     wr.write_all(&data[from..]).await?;
+    // TLS may hold the last record back when the socket was full.
+    wr.flush().await?;
     if let Some(seq) = seq {
         news.event(SocketEvent::Written(seq)).await;
     }
@@ -584,7 +670,7 @@ async fn run_udp(
     local_port: u16,
     inbox: Inbox,
 ) {
-    let Inbox { mut rx, mut window, queued, faults, net } = inbox;
+    let Inbox { mut rx, mut window, queued, faults, net, writer: _ } = inbox;
     let socket = news.socket;
     let resolved = if crate::faults::dns_fails(&net, &host) {
         Ok(None)

@@ -105,6 +105,10 @@ impl Passthrough {
         }
         if self.pending.is_empty() {
             self.oldest = None;
+        } else if take > 0 {
+            // The bytes left behind full packets are the newest: their wait
+            // starts no earlier than the last input (never too early).
+            self.oldest = Some(self.last_input);
         }
         out
     }
