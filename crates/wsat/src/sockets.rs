@@ -90,10 +90,13 @@ struct Running {
 /// send itself at once (see [`Sockets::send`]), so a stop-and-wait send's
 /// `SEND OK` does not wait for a trip through the task and back.
 #[derive(Clone, Default)]
-struct SharedWriter(Arc<std::sync::Mutex<Option<WriteHalf<Box<dyn Stream>>>>>);
+struct SharedWriter(Arc<std::sync::Mutex<Option<StreamWriter>>>);
+
+/// The write half of a connected stream.
+type StreamWriter = WriteHalf<Box<dyn Stream>>;
 
 impl SharedWriter {
-    fn with<R>(&self, f: impl FnOnce(Pin<&mut WriteHalf<Box<dyn Stream>>>) -> Poll<std::io::Result<R>>) -> Poll<std::io::Result<R>> {
+    fn with<R>(&self, f: impl FnOnce(Pin<&mut StreamWriter>) -> Poll<std::io::Result<R>>) -> Poll<std::io::Result<R>> {
         match self.0.lock() {
             Ok(mut g) => match g.as_mut() {
                 Some(w) => f(Pin::new(w)),
