@@ -548,6 +548,21 @@ impl Module {
         n
     }
 
+    /// Moves every pending host-bound byte into `dst` (emptied first), by
+    /// exchanging buffers when none of them was taken yet: an unpaced port
+    /// writes the module's output without copying it again.
+    pub fn take_serial(&mut self, dst: &mut Vec<u8>) -> usize {
+        dst.clear();
+        if self.out_pos == 0 {
+            core::mem::swap(&mut self.out, dst);
+        } else {
+            dst.extend_from_slice(&self.out[self.out_pos..]);
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        dst.len()
+    }
+
     /// Bytes waiting for the host.
     pub fn serial_pending(&self) -> usize {
         self.out.len() - self.out_pos

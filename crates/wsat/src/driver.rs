@@ -126,12 +126,24 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             carry_out(&mut module, &port, &state, &mut net, &mut line, &clock, &mut out);
         }
         if out.pending().is_empty() && port.attached() {
-            if let Some(bytes) = line.output(|o| module.poll_serial(o)) {
-                tracing::trace!(bytes = bytes.len(), "module -> host");
-                out.buf.clear();
-                out.buf.extend_from_slice(bytes);
+            let n = if line.paced() {
+                match line.output(|o| module.poll_serial(o)) {
+                    Some(bytes) => {
+                        out.buf.clear();
+                        out.buf.extend_from_slice(bytes);
+                        bytes.len()
+                    }
+                    None => 0,
+                }
+            } else {
+                // Unpaced: all of it at once, buffers exchanged, not copied.
                 out.pos = 0;
-                out.taken += bytes.len() as u64;
+                module.take_serial(&mut out.buf)
+            };
+            if n > 0 {
+                tracing::trace!(bytes = n, "module -> host");
+                out.pos = 0;
+                out.taken += n as u64;
             }
         }
         apply_uart(&mut out, &mut port, &mut line);

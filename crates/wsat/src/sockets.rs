@@ -547,21 +547,25 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
         let news = news.clone();
         let faults = faults.clone();
         async move {
-            let mut buf = vec![0u8; READ_CHUNK];
             loop {
                 LinkFaults::wait_unstalled(&faults).await;
                 let Ok(w) = window.wait_for(|w| *w > 0).await.map(|w| *w) else { return };
-                match rd.read(&mut buf[..w]).await {
+                // Read straight into the buffer the core will be handed.
+                let mut data = Vec::with_capacity(w);
+                match rd.read_buf(&mut data).await {
                     Ok(0) => {
                         news.event(SocketEvent::Eof).await;
                         // Keep writing (a close reply) until the core closes us.
                         std::future::pending::<()>().await;
                     }
                     Ok(n) => {
+                        if n < w / 2 {
+                            // Do not keep a large allocation queued for a few bytes.
+                            data.shrink_to_fit();
+                        }
                         // Faults on the way in: latency, a rate, lost bytes,
                         // a stall that holds what just came.
                         LinkFaults::delay(&faults, n).await;
-                        let mut data = buf[..n].to_vec();
                         LinkFaults::drop_received(&faults, &mut data);
                         LinkFaults::wait_unstalled(&faults).await;
                         if !data.is_empty() {
