@@ -76,6 +76,16 @@ impl Output {
     fn pending(&self) -> &[u8] {
         &self.buf[self.pos..]
     }
+
+    /// What the port may write now: up to the next UART change, so the
+    /// bytes after it go out at the new rate.
+    fn offer(&self) -> &[u8] {
+        let pending = self.pending();
+        match self.uart.front() {
+            Some(&(mark, _)) => &pending[..pending.len().min(mark.saturating_sub(self.written) as usize)],
+            None => pending,
+        }
+    }
 }
 
 /// The answer to a lookup action.
@@ -161,14 +171,14 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
             return Ok(());
         }
         let deadline = module.poll_timeout().map(|t| clock.to_tokio(t));
-        let line_due = line.next_due();
+        let line_due = line.next_due_for(port.attached());
         let turnaround = line_due.is_some() && line.due_is_turnaround(module.serial_pending() > 0);
         // A paced line reads no more host bytes until it has carried the
         // last ones (the host's writes then wait, as on a UART); nor does a
         // module whose passthrough link has not taken the host's last data.
         let read = !line.input_waiting() && module.serial_input_allowed();
         tokio::select! {
-            event = port.next(&mut buf, read, &out.buf[out.pos..]) => match event? {
+            event = port.next(&mut buf, read, out.offer()) => match event? {
                 PortEvent::Input(Input::Data(n)) => {
                     tracing::trace!(bytes = n, "host -> module");
                     if let Some(t) = trace.as_mut() {

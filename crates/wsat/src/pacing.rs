@@ -246,8 +246,16 @@ impl Line {
 
     /// When the line next has something to deliver, either way.
     pub fn next_due(&mut self) -> Option<Instant> {
+        self.next_due_for(true)
+    }
+
+    /// [`Line::next_due`], leaving out the output slice when no host is
+    /// attached to take it (it waits, due, for the next one; the loop
+    /// must not wake for it meanwhile).
+    pub fn next_due_for(&mut self, attached: bool) -> Option<Instant> {
         let input = self.input_head().map(|(_, due)| due);
-        match (self.out_due, input) {
+        let output = self.out_due.filter(|_| attached);
+        match (output, input) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }

@@ -342,7 +342,12 @@ impl Sockets {
     /// by the network; the core hears it as from a peer.
     pub fn fault_end(&mut self, socket: SocketId, close: bool) -> bool {
         match &self.running[socket.index()] {
-            Some(r) => r.tx.send(if close { Command::FaultClose } else { Command::FaultReset }).is_ok(),
+            Some(r) => {
+                // Counted as queued for good: nothing may be written
+                // directly past the fault (the connection is ending).
+                r.queued.fetch_add(1, Ordering::AcqRel);
+                r.tx.send(if close { Command::FaultClose } else { Command::FaultReset }).is_ok()
+            }
             None => false,
         }
     }
@@ -552,7 +557,7 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
                 let Ok(w) = window.wait_for(|w| *w > 0).await.map(|w| *w) else { return };
                 // Read straight into the buffer the core will be handed.
                 let mut data = Vec::with_capacity(w);
-                match rd.read_buf(&mut data).await {
+                match (&mut rd).take(w as u64).read_buf(&mut data).await {
                     Ok(0) => {
                         news.event(SocketEvent::Eof).await;
                         // Keep writing (a close reply) until the core closes us.

@@ -430,3 +430,52 @@ fn long_send_reports_progress_and_can_be_cancelled() {
     at(&mut h, "AT", "\r\nOK\r\n");
     w.stop();
 }
+
+/// A long send to a peer that reads slowly: parts of it wait in the
+/// socket's task, later parts are written directly once the task is idle,
+/// and their acknowledgements may reach the core out of order. The link
+/// must come out of each AT+CIPSENDL free for the next send (a late
+/// acknowledgement once left it "busy", and AT+CIPSEND answered ERROR).
+#[test]
+fn a_long_send_to_a_slow_reader_leaves_the_link_free() {
+    // A small receive buffer (set on the listener, so the accepted
+    // socket's window starts small) and a reader of 8 KiB every 2 ms.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    nix::sys::socket::setsockopt(&l, nix::sys::socket::sockopt::RcvBuf, &4096).unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            thread::spawn(move || {
+                let mut b = [0u8; 8192];
+                while let Ok(n) = s.read(&mut b) {
+                    if n == 0 {
+                        break;
+                    }
+                    thread::sleep(Duration::from_millis(2));
+                }
+            });
+        }
+    });
+    let dir = common::tempdir();
+    let (w, mut h) = wsat_tcp(dir.path(), &[]);
+    join_wifi(&mut h);
+    echo_off(&mut h);
+    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    at(&mut h, "AT+CIPSENDLCFG=1048576,2920", "\r\nOK\r\n");
+    let total = 1_500_000;
+    let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+    for round in 0..4 {
+        at(&mut h, &format!("AT+CIPSENDL={total}"), "\r\nOK\r\n\r\n>");
+        for chunk in data.chunks(2920) {
+            h.send(chunk);
+        }
+        h.until(b"\r\nSEND OK\r\n");
+        thread::sleep(Duration::from_millis(50));
+        h.send(b"AT+CIPSEND=4\r\n");
+        let got = h.until(b">");
+        assert!(got.ends_with(b"\r\nOK\r\n\r\n>"), "round {round}: {}", common::escape(&got));
+        h.send(b"abcd");
+        h.expect(b"\r\nRecv 4 bytes\r\n\r\nSEND OK\r\n", "the short send after the long one");
+    }
+    w.stop();
+}

@@ -236,15 +236,18 @@ impl Sockets {
     }
 
     /// The runtime acknowledged send `seq` (written or refused).
+    ///
+    /// Sends go out in order, so everything up to `seq` is done. The
+    /// acknowledgements may not come in order: the runtime writes a send
+    /// itself once the ones before it are written, and the acknowledgement
+    /// of an earlier one may still be on its way. A late one, for a send
+    /// already counted as done, changes nothing.
     pub(crate) fn acked(&mut self, id: SocketId, seq: u32) {
         let e = &mut self.entries[id.index()];
-        e.done_seq = seq;
-        // Acknowledgements come in order: everything up to `seq` is done.
-        while let Some(&(s, _)) = e.unacked.front() {
-            e.unacked.pop_front();
-            if s == seq {
-                break;
-            }
+        let Some(at) = e.unacked.iter().position(|&(s, _)| s == seq) else { return };
+        e.unacked.drain(..=at);
+        if e.unacked.is_empty() {
+            e.done_seq = e.next_seq;
         }
     }
 
@@ -292,6 +295,23 @@ mod tests {
         t.opened(id);
         assert!(!t.send_pending(id));
         t.acked(id, seq);
+        assert!(!t.send_pending(id));
+    }
+
+    #[test]
+    fn a_late_acknowledgement_changes_nothing() {
+        let mut t = Sockets::default();
+        let id = SocketId::ip(0);
+        t.opened(id);
+        let (a, b, c) = (t.track(id, 1), t.track(id, 2), t.track(id, 4));
+        // `b` was written directly after `a`; `a`'s acknowledgement is late.
+        t.acked(id, b);
+        assert_eq!(t.in_flight(id), 4);
+        t.acked(id, a);
+        assert_eq!(t.in_flight(id), 4, "the late acknowledgement of a does not take c");
+        assert!(t.send_pending(id));
+        t.acked(id, c);
+        assert_eq!(t.in_flight(id), 0);
         assert!(!t.send_pending(id));
     }
 }
