@@ -13,29 +13,9 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
-use common::{arg, echo_off, join_wifi, HostEnd, Wsat};
+use common::{arg, ctl, ctl_ok as ok, echo_off, join_wifi, HostEnd, Wsat};
 use common::ws_server::WsServer;
 use serde_json::{json, Value};
-
-/// One request on the control socket; the answer.
-fn ctl(path: &Path, verb: &str, args: &[&str]) -> Value {
-    let mut s = UnixStream::connect(path).expect("the control socket");
-    s.write_all(format!("{}\n", json!({"verb": verb, "args": args})).as_bytes()).unwrap();
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).unwrap();
-    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
-}
-
-fn ok(path: &Path, verb: &str, args: &[&str]) -> Value {
-    let v = ctl(path, verb, args);
-    assert_eq!(v["ok"], json!(true), "{verb} {args:?}: {v}");
-    v
-}
-
-fn at(h: &mut HostEnd, cmd: &str, reply: &str) {
-    h.send(format!("{cmd}\r\n").as_bytes());
-    h.expect(reply.as_bytes(), cmd);
-}
 
 /// wsat on TCP with a control socket; the socket's path.
 fn start(dir: &Path, extra: &[&str]) -> (Wsat, HostEnd, std::path::PathBuf) {
@@ -59,7 +39,7 @@ fn status_faults_and_the_radio() {
     join_wifi(&mut h);
     echo_off(&mut h);
     let echo = common::tcp_echo_server();
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
     let st = ok(&control, "status", &[]);
     assert_eq!(st["wifi"]["ap"], json!("espressif"));
     assert_eq!(st["wifi"]["ip"], json!("192.168.4.2"));
@@ -70,7 +50,7 @@ fn status_faults_and_the_radio() {
 
     // A stalled link: nothing moves until it resumes.
     ok(&control, "link", &["ip0", "stall"]);
-    at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
     h.send(b"ping");
     h.expect(b"\r\nRecv 4 bytes\r\n", "taken by the module");
     assert_eq!(common::escape(&h.quiet_for(Duration::from_millis(400))), "", "nothing moves while stalled");
@@ -78,13 +58,13 @@ fn status_faults_and_the_radio() {
     h.expect(b"\r\nSEND OK\r\n\r\n+IPD,4:ping\r\n", "after resume");
     // Lost bytes: the next 2 received are dropped.
     ok(&control, "link", &["ip0", "drop-next", "2"]);
-    at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
     h.send(b"abcd");
     h.expect(b"\r\nRecv 4 bytes\r\n\r\nSEND OK\r\n\r\n+IPD,2:cd\r\n", "two bytes lost on the way in");
     // Latency each way: the echo comes back no sooner than twice the delay.
     ok(&control, "link", &["ip0", "delay", "250"]);
     let sent = std::time::Instant::now();
-    at(&mut h, "AT+CIPSEND=2", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=2", "\r\nOK\r\n\r\n>");
     h.send(b"hi");
     h.expect(b"\r\nRecv 2 bytes\r\n\r\nSEND OK\r\n\r\n+IPD,2:hi\r\n", "delayed echo");
     assert!(sent.elapsed() >= Duration::from_millis(500), "{:?}", sent.elapsed());
@@ -92,7 +72,7 @@ fn status_faults_and_the_radio() {
     // A rate limit: 2000 bytes at 4000 bytes/s each way take about a second.
     ok(&control, "link", &["ip0", "rate", "4000"]);
     let sent = std::time::Instant::now();
-    at(&mut h, "AT+CIPSEND=2000", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=2000", "\r\nOK\r\n\r\n>");
     h.send(&[b'r'; 2000]);
     h.expect(b"\r\nRecv 2000 bytes\r\n\r\nSEND OK\r\n", "sent under a rate limit");
     let mut echoed = 0;
@@ -109,25 +89,25 @@ fn status_faults_and_the_radio() {
     // An orderly close from the network: the module sees the end of it.
     ok(&control, "link", &["ip0", "close"]);
     h.expect(b"CLOSED\r\n", "closed in order");
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
     // A reset from the network.
     ok(&control, "link", &["ip0", "reset"]);
     h.expect(b"CLOSED\r\n", "reset");
     assert_eq!(ctl(&control, "link", &["ip0", "reset"])["ok"], json!(false), "no connection left");
     // DNS and connection faults.
     ok(&control, "dns", &["fail", "localhost"]);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"localhost\",{echo}"), "\r\nERROR\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"localhost\",{echo}"), "\r\nERROR\r\n");
     ok(&control, "dns", &["ok"]);
     ok(&control, "connect", &["refuse", "*"]);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "\r\nERROR\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{echo}"), "\r\nERROR\r\n");
     ok(&control, "connect", &["ok"]);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"localhost\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"localhost\",{echo}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
 
     // The AP leaves and comes back.
     ok(&control, "ap", &["down"]);
     h.expect(b"WIFI DISCONNECT\r\n", "AP gone");
-    at(&mut h, "AT+CWSTATE?", "+CWSTATE:3,\"espressif\"\r\n\r\nOK\r\n");
+    h.at("AT+CWSTATE?", "+CWSTATE:3,\"espressif\"\r\n\r\nOK\r\n");
     ok(&control, "ap", &["rssi", "-80"]);
     ok(&control, "ap", &["up"]);
     h.expect(b"WIFI CONNECTED\r\nWIFI GOT IP\r\n", "AP back");
@@ -157,7 +137,7 @@ fn status_faults_and_the_radio() {
     assert_eq!(ok(&control, "status", &[])["port"]["powered_off"], json!(true));
     ok(&control, "power", &["on"]);
     h.expect(b"ready\r\n", "power on");
-    at(&mut h, "AT", "AT\r\n\r\nOK\r\n");
+    h.at("AT", "AT\r\n\r\nOK\r\n");
 
     // Bad requests are answered, not fatal.
     assert_eq!(ctl(&control, "frobnicate", &[])["ok"], json!(false));
@@ -177,7 +157,7 @@ fn websocket_link_reset_and_stall() {
     join_wifi(&mut h);
     echo_off(&mut h);
     let srv = WsServer::new();
-    at(&mut h, "AT+WSCFG=0,1,2", "\r\nOK\r\n");
+    h.at("AT+WSCFG=0,1,2", "\r\nOK\r\n");
     h.send(format!("AT+WSOPEN=0,\"{}\"\r\n", srv.url()).as_bytes());
     let mut p = srv.accept();
     p.handshake();
@@ -225,7 +205,7 @@ fn ctl_client_watch_and_trace() {
     watch.write_all(b"{\"verb\":\"watch\"}\n").unwrap();
     let mut lines = BufReader::new(watch.try_clone().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "{\"ok\":true}");
-    at(&mut h, "AT", "AT\r\n\r\nOK\r\n");
+    h.at("AT", "AT\r\n\r\nOK\r\n");
     let mut seen_in = false;
     let mut seen_out = false;
     for line in lines.by_ref().take(10) {
@@ -242,7 +222,7 @@ fn ctl_client_watch_and_trace() {
     }
     assert!(seen_in && seen_out);
     drop(watch);
-    at(&mut h, "AT+GMR", "");
+    h.at("AT+GMR", "");
     let _ = h.until(b"\r\nOK\r\n");
     w.stop();
 

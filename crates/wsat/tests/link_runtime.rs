@@ -16,10 +16,6 @@ use std::time::{Duration, Instant};
 use common::ws_server::*;
 use common::{escape, join_wifi, HostEnd};
 
-fn at(h: &mut HostEnd, cmd: &str, want: &[u8]) {
-    h.send(format!("{cmd}\r\n").as_bytes());
-    h.expect(want, cmd);
-}
 
 /// Reads the AT port's `+WS_DATA:0,<len>,<data>\r\n` reports (the default
 /// format) from `s` until `total` payload bytes have arrived, checking that
@@ -119,7 +115,7 @@ fn a_host_that_stops_reading_stops_nothing_else() {
     // Let wsat see the old host go before the new one comes.
     thread::sleep(Duration::from_millis(300));
     let mut h = HostEnd::tcp(&w.tcp_addr());
-    at(&mut h, "AT+WSOPEN?", format!("+WSOPEN:0,2,\"{}\"\r\n\r\nOK\r\n", srv.url()).as_bytes());
+    h.at("AT+WSOPEN?", format!("+WSOPEN:0,2,\"{}\"\r\n\r\nOK\r\n", srv.url()).as_bytes());
     w.stop();
 }
 
@@ -134,7 +130,7 @@ fn reading_goes_on_while_a_write_is_blocked() {
     join_wifi(&mut h);
     common::echo_off(&mut h);
     let srv = WsServer::new();
-    at(&mut h, "AT+WSDATAFMT=0,1", b"\r\nOK\r\n");
+    h.at("AT+WSDATAFMT=0,1", b"\r\nOK\r\n");
     h.send(format!("AT+WSOPEN=0,\"{}\"\r\n", srv.url()).as_bytes());
     let mut p = srv.accept();
     p.handshake();

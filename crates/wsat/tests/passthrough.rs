@@ -12,10 +12,6 @@ use std::time::{Duration, Instant};
 
 use common::{echo_off, join_wifi, wsat_tcp, HostEnd};
 
-fn at(h: &mut HostEnd, cmd: &str, reply: &str) {
-    h.send(format!("{cmd}\r\n").as_bytes());
-    h.expect(reply.as_bytes(), cmd);
-}
 
 /// The file: 1 MiB that no `+++` guard can mistake.
 fn file() -> Vec<u8> {
@@ -52,25 +48,25 @@ fn a_file_through_tcp_passthrough_and_back() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPMODE=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPMODE?", "+CIPMODE:1\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSEND=4", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPMUX=1", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPSEND", "\r\nOK\r\n\r\n>");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPMODE=1", "\r\nOK\r\n");
+    h.at("AT+CIPMODE?", "+CIPMODE:1\r\n\r\nOK\r\n");
+    h.at("AT+CIPSEND=4", "\r\nERROR\r\n");
+    h.at("AT+CIPMUX=1", "\r\nERROR\r\n");
+    h.at("AT+CIPSEND", "\r\nOK\r\n\r\n>");
     let started = Instant::now();
     round_trip(&mut h, &file());
     eprintln!("1 MiB through passthrough and back in {:?}", started.elapsed());
     escape(&mut h);
-    at(&mut h, "AT+SYSMSG=1", "\r\nOK\r\n");
-    at(&mut h, "AT", "\r\nOK\r\n");
+    h.at("AT+SYSMSG=1", "\r\nOK\r\n");
+    h.at("AT", "\r\nOK\r\n");
     // Again, with +QUITT on leaving.
-    at(&mut h, "AT+CIPSEND", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND", "\r\nOK\r\n\r\n>");
     round_trip(&mut h, b"hello again");
     escape(&mut h);
     h.expect(b"+QUITT\r\n", "AT+SYSMSG bit 0");
-    at(&mut h, "AT+CIPMODE=0", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPMODE=0", "\r\nOK\r\n");
+    h.at("AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
     w.stop();
 }
 
@@ -83,9 +79,9 @@ fn plus_plus_plus_inside_data_is_data() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPMODE=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSEND", "\r\nOK\r\n\r\n>");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPMODE=1", "\r\nOK\r\n");
+    h.at("AT+CIPSEND", "\r\nOK\r\n\r\n>");
     // Data, then +++ 5 ms later: too soon after data.
     h.send(b"a");
     thread::sleep(Duration::from_millis(5));
@@ -106,7 +102,7 @@ fn plus_plus_plus_inside_data_is_data() {
     h.send(b"AT\r\n");
     h.expect(b"AT\r\n", "AT is data in passthrough");
     escape(&mut h);
-    at(&mut h, "AT", "\r\nOK\r\n");
+    h.at("AT", "\r\nOK\r\n");
     w.stop();
 }
 
@@ -140,10 +136,10 @@ fn passthrough_reconnects_after_a_reset() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, "AT+CIPRECONNINTV=2", "\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPMODE=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSEND", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPRECONNINTV=2", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPMODE=1", "\r\nOK\r\n");
+    h.at("AT+CIPSEND", "\r\nOK\r\n\r\n>");
     h.send(b"lost");
     thread::sleep(Duration::from_millis(600));
     // The first connection was reset after 4 bytes; the module is back on
@@ -151,7 +147,7 @@ fn passthrough_reconnects_after_a_reset() {
     h.send(b"after the reset");
     h.expect(b"after the reset", "echo on the new connection");
     escape(&mut h);
-    at(&mut h, "AT+CIPSTATE?", "");
+    h.at("AT+CIPSTATE?", "");
     let state = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
     assert!(state.starts_with(&format!("+CIPSTATE:0,\"TCP\",\"127.0.0.1\",{port},")), "{state}");
     w.stop();
@@ -166,18 +162,18 @@ fn saved_link_opens_in_passthrough_after_a_restart() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, "AT+TRANSINTVL?", "+TRANSINTVL:20\r\n\r\nOK\r\n");
-    at(&mut h, "AT+TRANSINTVL=5", "\r\nOK\r\n");
-    at(&mut h, &format!("AT+SAVETRANSLINK=1,\"127.0.0.1\",{port},\"TCP\""), "\r\nOK\r\n");
-    at(&mut h, "AT+RST", "\r\nOK\r\n");
+    h.at("AT+TRANSINTVL?", "+TRANSINTVL:20\r\n\r\nOK\r\n");
+    h.at("AT+TRANSINTVL=5", "\r\nOK\r\n");
+    h.at(&format!("AT+SAVETRANSLINK=1,\"127.0.0.1\",{port},\"TCP\""), "\r\nOK\r\n");
+    h.at("AT+RST", "\r\nOK\r\n");
     h.expect(b"ready\r\nWIFI CONNECTED\r\nWIFI GOT IP\r\n", "boot, auto-connect");
     thread::sleep(Duration::from_millis(500));
     h.send(b"saved link data");
     h.expect(b"saved link data", "echo through the saved link");
     escape(&mut h);
-    at(&mut h, "ATE0", "ATE0\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPMODE?", "+CIPMODE:1\r\n\r\nOK\r\n");
-    at(&mut h, "AT+SAVETRANSLINK=0", "\r\nOK\r\n");
+    h.at("ATE0", "ATE0\r\n\r\nOK\r\n");
+    h.at("AT+CIPMODE?", "+CIPMODE:1\r\n\r\nOK\r\n");
+    h.at("AT+SAVETRANSLINK=0", "\r\nOK\r\n");
     w.stop();
 }
 
@@ -187,19 +183,14 @@ fn saved_link_opens_in_passthrough_after_a_restart() {
 fn a_file_through_ssl_passthrough_and_back() {
     let server = common::tls_echo_server();
     let dir = common::tempdir();
-    let pki_arg = common::esp_at_pki().to_string_lossy().into_owned();
-    let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki_arg]);
-    join_wifi(&mut h);
-    echo_off(&mut h);
-    at(&mut h, "AT+CIPSNTPCFG=1,8,\"cn.ntp.org.cn\"", "\r\nOK\r\n");
-    h.expect(b"+TIME_UPDATED\r\n", "clock");
-    at(&mut h, "AT+CIPSSLCCONF=3,0,0", "\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=\"SSL\",\"127.0.0.1\",{}", server.port()), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPMODE=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSEND", "\r\nOK\r\n\r\n>");
+    let (w, mut h) = common::wsat_tls_ready(dir.path(), &[]);
+    h.at("AT+CIPSSLCCONF=3,0,0", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"SSL\",\"127.0.0.1\",{}", server.port()), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPMODE=1", "\r\nOK\r\n");
+    h.at("AT+CIPSEND", "\r\nOK\r\n\r\n>");
     round_trip(&mut h, &file());
     escape(&mut h);
-    at(&mut h, "AT+CIPMODE=0", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPMODE=0", "\r\nOK\r\n");
+    h.at("AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
     w.stop();
 }

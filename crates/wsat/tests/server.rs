@@ -11,12 +11,8 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::{echo_off, join_wifi, wsat_tcp, HostEnd};
+use common::{echo_off, join_wifi, wsat_tcp};
 
-fn at(h: &mut HostEnd, cmd: &str, reply: &str) {
-    h.send(format!("{cmd}\r\n").as_bytes());
-    h.expect(reply.as_bytes(), cmd);
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -30,23 +26,23 @@ fn clients_connect_exchange_data_and_are_limited_and_timed_out() {
     let (w, mut h) = wsat_tcp(dir.path(), &["--port-map", &map]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, "AT+CIPSERVER=1,80", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPSTO=10", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPMUX=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSERVERMAXCONN=2", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSERVERMAXCONN?", "+CIPSERVERMAXCONN:2\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSERVER?", "+CIPSERVER:0\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSERVER=1,80", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSERVER?", "+CIPSERVER:1,80,\"TCP\",0,0\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSERVER=1,81", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPMUX=0", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPSERVERMAXCONN=3", "\r\nERROR\r\n");
+    h.at("AT+CIPSERVER=1,80", "\r\nERROR\r\n");
+    h.at("AT+CIPSTO=10", "\r\nERROR\r\n");
+    h.at("AT+CIPMUX=1", "\r\nOK\r\n");
+    h.at("AT+CIPSERVERMAXCONN=2", "\r\nOK\r\n");
+    h.at("AT+CIPSERVERMAXCONN?", "+CIPSERVERMAXCONN:2\r\n\r\nOK\r\n");
+    h.at("AT+CIPSERVER?", "+CIPSERVER:0\r\n\r\nOK\r\n");
+    h.at("AT+CIPSERVER=1,80", "\r\nOK\r\n");
+    h.at("AT+CIPSERVER?", "+CIPSERVER:1,80,\"TCP\",0,0\r\n\r\nOK\r\n");
+    h.at("AT+CIPSERVER=1,81", "\r\nERROR\r\n");
+    h.at("AT+CIPMUX=0", "\r\nERROR\r\n");
+    h.at("AT+CIPSERVERMAXCONN=3", "\r\nERROR\r\n");
 
     let mut a = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
     h.expect(b"0,CONNECT\r\n", "first client");
     a.write_all(b"hello").unwrap();
     h.expect(b"\r\n+IPD,0,5:hello\r\n", "data from the client");
-    at(&mut h, "AT+CIPSEND=0,5", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=0,5", "\r\nOK\r\n\r\n>");
     h.send(b"world");
     h.expect(b"\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n", "data to the client");
     let mut b = [0u8; 5];
@@ -66,16 +62,16 @@ fn clients_connect_exchange_data_and_are_limited_and_timed_out() {
     assert_eq!(common::escape(&h.quiet_for(Duration::from_millis(300))), "");
 
     // Idle clients close after AT+CIPSTO.
-    at(&mut h, "AT+CIPSTO=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSTO?", "+CIPSTO:1\r\n\r\nOK\r\n");
+    h.at("AT+CIPSTO=1", "\r\nOK\r\n");
+    h.at("AT+CIPSTO?", "+CIPSTO:1\r\n\r\nOK\r\n");
     let gone = h.until(b"1,CLOSED\r\n");
     assert!(String::from_utf8_lossy(&gone).contains("0,CLOSED\r\n"), "{}", common::escape(&gone));
-    at(&mut h, "AT+CIPSTO=0", "\r\nOK\r\n");
+    h.at("AT+CIPSTO=0", "\r\nOK\r\n");
 
     // Deleting the server with its clients.
     let _d = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
     h.expect(b"0,CONNECT\r\n", "a new client takes link 0");
-    at(&mut h, "AT+CIPSERVER=0,1", "0,CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPSERVER=0,1", "0,CLOSED\r\n\r\nOK\r\n");
     assert!(TcpStream::connect(("127.0.0.1", host_port)).is_err(), "nothing listens any more");
     w.stop();
 }
@@ -87,14 +83,9 @@ fn ssl_server_with_client_authentication() {
     let host_port = free_port();
     let dir = common::tempdir();
     let map = format!("443:{host_port}");
-    let pki_arg = pki.to_string_lossy().into_owned();
-    let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki_arg, "--port-map", &map]);
-    join_wifi(&mut h);
-    echo_off(&mut h);
-    at(&mut h, "AT+CIPSNTPCFG=1,8,\"cn.ntp.org.cn\"", "\r\nOK\r\n");
-    h.expect(b"+TIME_UPDATED\r\n", "clock");
-    at(&mut h, "AT+CIPMUX=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSERVER=1,443,\"SSL\",1", "\r\nOK\r\n");
+    let (w, mut h) = common::wsat_tls_ready(dir.path(), &["--port-map", &map]);
+    h.at("AT+CIPMUX=1", "\r\nOK\r\n");
+    h.at("AT+CIPSERVER=1,443,\"SSL\",1", "\r\nOK\r\n");
     // A client with ESP-AT's default client certificate (signed by the CA
     // the server checks against) is taken.
     let port = host_port.to_string();
@@ -108,7 +99,7 @@ fn ssl_server_with_client_authentication() {
     });
     h.expect(b"0,CONNECT\r\n", "SSL client");
     h.expect(b"\r\n+IPD,0,5:ping\n\r\n", "its data");
-    at(&mut h, "AT+CIPSEND=0,5", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=0,5", "\r\nOK\r\n\r\n>");
     h.send(b"pong\n");
     h.expect(b"\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n", "reply");
     let out = client.join().unwrap();

@@ -12,7 +12,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::thread;
 use std::time::Duration;
 
-use common::{echo_off, join_wifi, wsat_tcp, HostEnd};
+use common::{echo_off, join_wifi, wsat_tcp};
 
 /// A TCP server on loopback that runs `serve` on each connection.
 fn tcp_server(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
@@ -43,10 +43,6 @@ fn echo(mut s: TcpStream) {
     }
 }
 
-fn at(h: &mut HostEnd, cmd: &str, reply: &str) {
-    h.send(format!("{cmd}\r\n").as_bytes());
-    h.expect(reply.as_bytes(), cmd);
-}
 
 /// Example 1, "TCP client in single connection": CONNECT, a send, the
 /// server's answer as `+IPD`, then the documented close.
@@ -57,21 +53,21 @@ fn tcp_client_single_connection() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
     h.send(b"test");
     h.expect(b"\r\nRecv 4 bytes\r\n\r\nSEND OK\r\n", "data sent");
     h.expect(b"\r\n+IPD,4:test\r\n", "the server's answer");
     h.send(b"AT+CIPSTATE?\r\n");
     let state = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
     assert!(state.starts_with(&format!("+CIPSTATE:0,\"TCP\",\"127.0.0.1\",{port},")) && state.ends_with(",0\r\n\r\nOK\r\n"), "{state}");
-    at(&mut h, "AT+CIPSTATUS", "");
+    h.at("AT+CIPSTATUS", "");
     let status = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
     assert!(status.starts_with("STATUS:3\r\n+CIPSTATUS:0,\"TCP\""), "{status}");
     // A domain name resolves through the host's resolver.
-    at(&mut h, "AT+CIPDOMAIN=\"localhost\",2", "+CIPDOMAIN:\"127.0.0.1\"\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSTATUS", "STATUS:4\r\n\r\nOK\r\n");
+    h.at("AT+CIPDOMAIN=\"localhost\",2", "+CIPDOMAIN:\"127.0.0.1\"\r\n\r\nOK\r\n");
+    h.at("AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPSTATUS", "STATUS:4\r\n\r\nOK\r\n");
     w.stop();
 }
 
@@ -95,16 +91,16 @@ fn sendex_and_cancel() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"localhost\",{port}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSENDEX=20", "\r\nOK\r\n\r\n>");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"localhost\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPSENDEX=20", "\r\nOK\r\n\r\n>");
     h.send(br"ab\\0c\0");
     h.expect(b"\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n", "cut at \\0");
     assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), br"ab\0c");
-    at(&mut h, "AT+CIPSEND=10", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=10", "\r\nOK\r\n\r\n>");
     thread::sleep(Duration::from_millis(100));
     h.send(b"+++");
     h.expect(b"\r\nSEND Canceled\r\n", "cancelled");
-    at(&mut h, "AT", "\r\nOK\r\n");
+    h.at("AT", "\r\nOK\r\n");
     w.stop();
 }
 
@@ -126,20 +122,20 @@ fn passive_receive_on_several_links() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, "AT+CIPMUX=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPRECVTYPE=5,1", "\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=1,\"TCP\",\"127.0.0.1\",{quiet}"), "1,CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=0,\"TCP\",\"127.0.0.1\",{push}"), "0,CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPMUX=1", "\r\nOK\r\n");
+    h.at("AT+CIPRECVTYPE=5,1", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=1,\"TCP\",\"127.0.0.1\",{quiet}"), "1,CONNECT\r\n\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=0,\"TCP\",\"127.0.0.1\",{push}"), "0,CONNECT\r\n\r\nOK\r\n");
     h.expect(b"\r\n+IPD,0,10\r\n", "passive notice");
-    at(&mut h, "AT+CIPRECVLEN?", "+CIPRECVLEN:10,0,0,0,0\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPRECVDATA=0,4", "+CIPRECVDATA:4,0123\r\nOK\r\n\r\n+IPD,0,6\r\n");
+    h.at("AT+CIPRECVLEN?", "+CIPRECVLEN:10,0,0,0,0\r\n\r\nOK\r\n");
+    h.at("AT+CIPRECVDATA=0,4", "+CIPRECVDATA:4,0123\r\nOK\r\n\r\n+IPD,0,6\r\n");
     // The server has gone by now: no CLOSED while data is unread.
     assert_eq!(common::escape(&h.quiet_for(Duration::from_millis(600))), "");
-    at(&mut h, "AT+CIPRECVDATA=0,100", "+CIPRECVDATA:6,456789\r\nOK\r\n0,CLOSED\r\n");
-    at(&mut h, "AT+CIPRECVDATA=1,100", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPCLOSE=1", "1,CLOSED\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPCLOSE=5", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPMUX=0", "\r\nOK\r\n");
+    h.at("AT+CIPRECVDATA=0,100", "+CIPRECVDATA:6,456789\r\nOK\r\n0,CLOSED\r\n");
+    h.at("AT+CIPRECVDATA=1,100", "\r\nERROR\r\n");
+    h.at("AT+CIPCLOSE=1", "1,CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPCLOSE=5", "\r\nOK\r\n");
+    h.at("AT+CIPMUX=0", "\r\nOK\r\n");
     w.stop();
 }
 
@@ -158,9 +154,9 @@ fn udp_fixed_and_changeable_remote() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, "AT+CIPMUX=1", "\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=4,\"UDP\",\"127.0.0.1\",{pp},{lp},0"), "4,CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSEND=4,7", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPMUX=1", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=4,\"UDP\",\"127.0.0.1\",{pp},{lp},0"), "4,CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPSEND=4,7", "\r\nOK\r\n\r\n>");
     h.send(b"abcdefg");
     h.expect(b"\r\nRecv 7 bytes\r\n\r\nSEND OK\r\n", "datagram sent");
     let mut b = [0u8; 100];
@@ -174,21 +170,21 @@ fn udp_fixed_and_changeable_remote() {
     h.send(b"AT+CIPSTATE?\r\n");
     let state = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
     assert!(state.starts_with(&format!("+CIPSTATE:4,\"UDP\",\"127.0.0.1\",{pp},")), "{state}");
-    at(&mut h, "AT+CIPCLOSE=4", "4,CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPCLOSE=4", "4,CLOSED\r\n\r\nOK\r\n");
 
     // Example 4, single connection, mode 2, with the sender shown.
-    at(&mut h, "AT+CIPMUX=0", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPDINFO=1", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPDINFO?", "+CIPDINFO:true\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=\"UDP\",\"127.0.0.1\",{pp},{lp},2"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSEND=4,\"127.0.0.1\",{op}"), "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPMUX=0", "\r\nOK\r\n");
+    h.at("AT+CIPDINFO=1", "\r\nOK\r\n");
+    h.at("AT+CIPDINFO?", "+CIPDINFO:true\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"UDP\",\"127.0.0.1\",{pp},{lp},2"), "CONNECT\r\n\r\nOK\r\n");
+    h.at(&format!("AT+CIPSEND=4,\"127.0.0.1\",{op}"), "\r\nOK\r\n\r\n>");
     h.send(b"test");
     h.expect(b"\r\nRecv 4 bytes\r\n\r\nSEND OK\r\n", "to the other address");
     let (n, module) = other.recv_from(&mut b).unwrap();
     assert_eq!(&b[..n], b"test");
     peer.send_to(b"back", module).unwrap();
     h.expect(format!("\r\n+IPD,4,\"127.0.0.1\",{pp}:back\r\n").as_bytes(), "with the sender");
-    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
     w.stop();
 }
 
@@ -209,35 +205,35 @@ fn failures_leave_other_links_alone() {
     };
     let dir = common::tempdir();
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}\r\n\r\nERROR\r\n"));
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}\r\n\r\nERROR\r\n"));
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, "AT+CIPMUX=1", "\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=0,\"TCP\",\"127.0.0.1\",{port}"), "0,CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPMUX=1", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=0,\"TCP\",\"127.0.0.1\",{port}"), "0,CONNECT\r\n\r\nOK\r\n");
     // The wrong form for the mode, a busy id, ids and values out of range.
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "\r\nERROR\r\n");
-    at(&mut h, &format!("AT+CIPSTART=0,\"TCP\",\"127.0.0.1\",{port}"), "\r\nERROR\r\n");
-    at(&mut h, &format!("AT+CIPSTART=5,\"TCP\",\"127.0.0.1\",{port}"), "\r\nERROR\r\n");
-    at(&mut h, &format!("AT+CIPSTART=1,\"TCPX\",\"127.0.0.1\",{port}"), "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPSTART=1,\"TCP\",\"127.0.0.1\",0", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPSEND=1,4", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPSEND=0,8193", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPSEND=0,4,\"127.0.0.1\",80", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPCLOSE", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPCLOSE=3", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPMUX=0", "\r\nERROR\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "\r\nERROR\r\n");
+    h.at(&format!("AT+CIPSTART=0,\"TCP\",\"127.0.0.1\",{port}"), "\r\nERROR\r\n");
+    h.at(&format!("AT+CIPSTART=5,\"TCP\",\"127.0.0.1\",{port}"), "\r\nERROR\r\n");
+    h.at(&format!("AT+CIPSTART=1,\"TCPX\",\"127.0.0.1\",{port}"), "\r\nERROR\r\n");
+    h.at("AT+CIPSTART=1,\"TCP\",\"127.0.0.1\",0", "\r\nERROR\r\n");
+    h.at("AT+CIPSEND=1,4", "\r\nERROR\r\n");
+    h.at("AT+CIPSEND=0,8193", "\r\nERROR\r\n");
+    h.at("AT+CIPSEND=0,4,\"127.0.0.1\",80", "\r\nERROR\r\n");
+    h.at("AT+CIPCLOSE", "\r\nERROR\r\n");
+    h.at("AT+CIPCLOSE=3", "\r\nERROR\r\n");
+    h.at("AT+CIPMUX=0", "\r\nERROR\r\n");
     // A refused connection: ERROR, and +ERRNO under AT+SYSLOG=1; no CLOSED.
-    at(&mut h, &format!("AT+CIPSTART=1,\"TCP\",\"127.0.0.1\",{refused}"), "\r\nERROR\r\n");
-    at(&mut h, "AT+SYSLOG=1", "\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=1,\"TCP\",\"127.0.0.1\",{refused}"), "+ERRNO:0x6f\r\nERR CODE:0x010a0000\r\n\r\nERROR\r\n");
-    at(&mut h, "AT+SYSLOG=0", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=1,\"TCP\",\"127.0.0.1\",{refused}"), "\r\nERROR\r\n");
+    h.at("AT+SYSLOG=1", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=1,\"TCP\",\"127.0.0.1\",{refused}"), "+ERRNO:0x6f\r\nERR CODE:0x010a0000\r\n\r\nERROR\r\n");
+    h.at("AT+SYSLOG=0", "\r\nOK\r\n");
     // A peer that resets: CLOSED, and link 0 still carries data.
-    at(&mut h, &format!("AT+CIPSTART=2,\"TCP\",\"127.0.0.1\",{reset}"), "2,CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSEND=2,1", "\r\nOK\r\n\r\n>");
+    h.at(&format!("AT+CIPSTART=2,\"TCP\",\"127.0.0.1\",{reset}"), "2,CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPSEND=2,1", "\r\nOK\r\n\r\n>");
     h.send(b"x");
     h.expect(b"\r\nRecv 1 bytes\r\n\r\nSEND OK\r\n", "sent to the resetting peer");
     h.expect(b"2,CLOSED\r\n", "reset");
-    at(&mut h, "AT+CIPSEND=0,2", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=0,2", "\r\nOK\r\n\r\n>");
     h.send(b"ok");
     h.expect(b"\r\nRecv 2 bytes\r\n\r\nSEND OK\r\n\r\n+IPD,0,2:ok\r\n", "link 0 unharmed");
     w.stop();
@@ -265,15 +261,15 @@ fn a_peer_that_never_accepts_or_stops_reading() {
     join_wifi(&mut h);
     echo_off(&mut h);
     let started = std::time::Instant::now();
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{full},0,,1000"), "\r\nERROR\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{full},0,,1000"), "\r\nERROR\r\n");
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{sink}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPTCPOPT=,,500", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPTCPOPT?", "+CIPTCPOPT:0,-1,0,500,0\r\n\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{sink}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPTCPOPT=,,500", "\r\nOK\r\n");
+    h.at("AT+CIPTCPOPT?", "+CIPTCPOPT:0,-1,0,500,0\r\n\r\nOK\r\n");
     let block = vec![b'z'; 8192];
     let mut failed = false;
     for _ in 0..2000 {
-        at(&mut h, "AT+CIPSEND=8192", "\r\nOK\r\n\r\n>");
+        h.at("AT+CIPSEND=8192", "\r\nOK\r\n\r\n>");
         h.send(&block);
         h.expect(b"\r\nRecv 8192 bytes\r\n", "taken");
         h.fill(11, Duration::from_secs(5));
@@ -286,8 +282,8 @@ fn a_peer_that_never_accepts_or_stops_reading() {
     }
     assert!(failed, "the socket buffers never filled");
     // The stuck send is not followed by more data behind it.
-    at(&mut h, "AT+CIPSEND=1", "\r\nERROR\r\n");
-    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPSEND=1", "\r\nERROR\r\n");
+    h.at("AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
     w.stop();
 }
 
@@ -298,24 +294,18 @@ fn a_peer_that_never_accepts_or_stops_reading() {
 fn ssl_client_with_mutual_authentication() {
     let server = common::tls_echo_server();
     let dir = common::tempdir();
-    let pki_arg = common::esp_at_pki().to_string_lossy().into_owned();
-    let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki_arg]);
-    join_wifi(&mut h);
-    echo_off(&mut h);
-    // The module's clock must be set before it can check validity dates.
-    at(&mut h, "AT+CIPSNTPCFG=1,8,\"cn.ntp.org.cn\"", "\r\nOK\r\n");
-    h.expect(b"+TIME_UPDATED\r\n", "clock");
-    at(&mut h, "AT+CIPSSLCCONF=3,0,0", "\r\nOK\r\n");
-    at(&mut h, "AT+CIPSSLCCONF?", "+CIPSSLCCONF:0,3,0,0\r\n\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=\"SSL\",\"127.0.0.1\",{}", server.port()), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
+    let (w, mut h) = common::wsat_tls_ready(dir.path(), &[]);
+    h.at("AT+CIPSSLCCONF=3,0,0", "\r\nOK\r\n");
+    h.at("AT+CIPSSLCCONF?", "+CIPSSLCCONF:0,3,0,0\r\n\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"SSL\",\"127.0.0.1\",{}", server.port()), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
     h.send(b"test");
     h.expect(b"\r\nRecv 4 bytes\r\n\r\nSEND OK\r\n", "sent over TLS");
     h.expect(b"\r\n+IPD,4:test\r\n", "echo over TLS");
-    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
     // Without a client certificate the server refuses the handshake.
-    at(&mut h, "AT+CIPSSLCCONF=2,0,0", "\r\nOK\r\n");
-    at(&mut h, &format!("AT+CIPSTART=\"SSL\",\"127.0.0.1\",{}", server.port()), "");
+    h.at("AT+CIPSSLCCONF=2,0,0", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"SSL\",\"127.0.0.1\",{}", server.port()), "");
     let r = h.until(b"\r\n");
     let r = [r, h.until(b"\r\n")].concat();
     assert!(r == b"\r\nERROR\r\n" || r == b"CONNECT\r\n\r\n", "{}", common::escape(&r));
@@ -333,7 +323,7 @@ fn ping() {
     h.send(b"AT+PING=\"127.0.0.1\"\r\n");
     let r = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
     assert!(r.starts_with("+PING:") && r[6..].trim_end_matches("\r\n\r\nOK\r\n").parse::<u32>().is_ok(), "{r}");
-    at(&mut h, "AT+PING=\"no-such-host.invalid\"", "+PING:TIMEOUT\r\n\r\nERROR\r\n");
+    h.at("AT+PING=\"no-such-host.invalid\"", "+PING:TIMEOUT\r\n\r\nERROR\r\n");
     w.stop();
 }
 
@@ -351,20 +341,20 @@ fn passive_receive_example_link_conn_and_surplus_data() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPRECVTYPE=1", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPRECVTYPE=1", "\r\nOK\r\n");
     h.expect(b"\r\n+IPD,4\r\n", "passive notice");
-    at(&mut h, "AT+CIPRECVLEN?", "+CIPRECVLEN:4\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPRECVDATA=4", "+CIPRECVDATA:4,test\r\nOK\r\n");
+    h.at("AT+CIPRECVLEN?", "+CIPRECVLEN:4\r\n\r\nOK\r\n");
+    h.at("AT+CIPRECVDATA=4", "+CIPRECVDATA:4,test\r\nOK\r\n");
     // Bytes past the promised length are refused, not sent.
-    at(&mut h, "AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSEND=4", "\r\nOK\r\n\r\n>");
     h.send(b"pingXX");
     h.expect(b"\r\nRecv 4 bytes\r\n\r\nbusy p...\r\n\r\nSEND OK\r\n", "surplus refused");
     h.expect(b"\r\n+IPD,4\r\n", "the echo of the 4 bytes only");
-    at(&mut h, "AT+CIPRECVDATA=100", "+CIPRECVDATA:4,ping\r\nOK\r\n");
-    at(&mut h, "AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
+    h.at("AT+CIPRECVDATA=100", "+CIPRECVDATA:4,ping\r\nOK\r\n");
+    h.at("AT+CIPCLOSE", "CLOSED\r\n\r\nOK\r\n");
     // AT+SYSMSG bit 1: +LINK_CONN in place of CONNECT.
-    at(&mut h, "AT+SYSMSG=2", "\r\nOK\r\n");
+    h.at("AT+SYSMSG=2", "\r\nOK\r\n");
     h.send(format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}\r\n").as_bytes());
     let r = String::from_utf8_lossy(&h.until(b"\r\nOK\r\n")).into_owned();
     let want = format!("+LINK_CONN:0,0,\"TCP\",0,\"127.0.0.1\",{port},");
@@ -393,11 +383,11 @@ fn long_send_reports_progress_and_can_be_cancelled() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSENDLCFG?", "+CIPSENDLCFG:1024,2920\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSENDLCFG=4000,1000", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPSENDLCFG?", "+CIPSENDLCFG:1024,2920\r\n\r\nOK\r\n");
+    h.at("AT+CIPSENDLCFG=4000,1000", "\r\nOK\r\n");
     let total = 10_000;
-    at(&mut h, &format!("AT+CIPSENDL={total}"), "\r\nOK\r\n\r\n>");
+    h.at(&format!("AT+CIPSENDL={total}"), "\r\nOK\r\n\r\n>");
     let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
     for chunk in data.chunks(1500) {
         h.send(chunk);
@@ -421,13 +411,13 @@ fn long_send_reports_progress_and_can_be_cancelled() {
     }
     assert_eq!(got, total);
     // Cancelled part-way.
-    at(&mut h, "AT+CIPSENDL=100000", "\r\nOK\r\n\r\n>");
+    h.at("AT+CIPSENDL=100000", "\r\nOK\r\n\r\n>");
     h.send(&[b'c'; 500]);
     thread::sleep(Duration::from_millis(100));
     h.send(b"+++");
     let out = h.until(b"\r\nSEND CANCELLED\r\n");
     assert!(!out.windows(7).any(|w| w == b"SEND OK"), "{}", common::escape(&out));
-    at(&mut h, "AT", "\r\nOK\r\n");
+    h.at("AT", "\r\nOK\r\n");
     w.stop();
 }
 
@@ -460,12 +450,12 @@ fn a_long_send_to_a_slow_reader_leaves_the_link_free() {
     let (w, mut h) = wsat_tcp(dir.path(), &[]);
     join_wifi(&mut h);
     echo_off(&mut h);
-    at(&mut h, &format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
-    at(&mut h, "AT+CIPSENDLCFG=1048576,2920", "\r\nOK\r\n");
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    h.at("AT+CIPSENDLCFG=1048576,2920", "\r\nOK\r\n");
     let total = 1_500_000;
     let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
     for round in 0..4 {
-        at(&mut h, &format!("AT+CIPSENDL={total}"), "\r\nOK\r\n\r\n>");
+        h.at(&format!("AT+CIPSENDL={total}"), "\r\nOK\r\n\r\n>");
         for chunk in data.chunks(2920) {
             h.send(chunk);
         }

@@ -215,31 +215,23 @@ fn auth_mode_0_accepts_any_server() {
 /// certificate starts), the next wss:// open fails; set back, it opens.
 #[test]
 fn control_clock_in_the_past_fails_certificate_validation() {
-    use std::io::{BufRead, BufReader, Write};
     let server = seed_wss_server();
     let dir = common::tempdir();
     let pki = esp_at_pki();
     let control = dir.path().join("ctl.sock");
     let c = control.to_string_lossy().into_owned();
     let (w, mut h) = wsat_tcp(dir.path(), &["--pki", &pki, "--control", &c]);
-    let ctl = |args: &[&str]| {
-        let mut s = std::os::unix::net::UnixStream::connect(&control).expect("the control socket");
-        s.write_all(format!("{}\n", serde_json::json!({"verb": "clock", "args": args})).as_bytes()).unwrap();
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).unwrap();
-        assert!(line.contains("\"ok\":true"), "clock {args:?}: {line}");
-    };
     join_wifi(&mut h);
     common::echo_off(&mut h);
     h.send(b"AT+WSCFG=0,30,60,4096,3,0,0\r\n");
     h.expect(b"\r\nOK\r\n", "WSCFG");
 
-    ctl(&["set", "1600000000"]);
+    common::ctl_ok(&control, "clock", &["set", "1600000000"]);
     open(&mut h, server.port());
     h.expect(b"\r\nERROR\r\n", "a module clock in 2020: the certificate is not yet valid");
 
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
-    ctl(&["set", &now]);
+    common::ctl_ok(&control, "clock", &["set", &now]);
     // A failed open leaves the link free, with its configuration reset.
     h.send(b"AT+WSCFG=0,30,60,4096,3,0,0\r\n");
     h.expect(b"\r\nOK\r\n", "WSCFG");

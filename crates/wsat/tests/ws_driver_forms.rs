@@ -30,11 +30,6 @@ fn setup() -> (tempfile::TempDir, Wsat, HostEnd) {
     (dir, w, h)
 }
 
-/// Sends a command line and expects exactly `want` back.
-fn at(h: &mut HostEnd, cmd: &str, want: &[u8], ctx: &str) {
-    h.send(format!("{cmd}\r\n").as_bytes());
-    h.expect(want, ctx);
-}
 
 /// Sends `cmd` (an AT+WSOPEN for `link`), accepts the connection on `srv`
 /// with a plain 101, expects `+WS_CONNECTED` and OK; returns the
@@ -76,11 +71,11 @@ fn wscfg_optional_field_forms() {
     let (w, mut h) = common::wsat_tcp(dir.path(), &[]);
     common::echo_off(&mut h);
     for cmd in ["AT+WSCFG=0,30,60,4096,0,0,0", "AT+WSCFG=0,30,60,4096,0,0", "AT+WSCFG=0,30,60,,0", "AT+WSCFG=0,30,60"] {
-        at(&mut h, cmd, b"\r\nOK\r\n", cmd);
+        h.at_as(cmd, b"\r\nOK\r\n", cmd);
     }
     // The same forms on the other links.
-    at(&mut h, "AT+WSCFG=1,30,60,4096,0,0,0", b"\r\nOK\r\n", "link 1, seven fields");
-    at(&mut h, "AT+WSCFG=2,30,60,,0", b"\r\nOK\r\n", "link 2, empty buffer size");
+    h.at_as("AT+WSCFG=1,30,60,4096,0,0,0", b"\r\nOK\r\n", "link 1, seven fields");
+    h.at_as("AT+WSCFG=2,30,60,,0", b"\r\nOK\r\n", "link 2, empty buffer size");
     w.stop();
 }
 
@@ -113,8 +108,7 @@ fn wsopen_with_empty_fields_and_authorization() {
     assert_eq!(req.text(), request_text("/", &format!("127.0.0.1:{port}"), &req.key(), &[]), "no optional headers");
 
     // Both links are up and carry data.
-    at(
-        &mut h,
+    h.at_as(
         "AT+WSOPEN?",
         format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/echo\"\r\n+WSOPEN:1,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(),
         "two links",
@@ -166,20 +160,20 @@ fn wssend_zero_length_sends_one_empty_text_frame() {
     let (_dir, w, mut h) = setup();
     let (mut p, _) = open_with(&mut h, &srv, 0, &format!("AT+WSOPEN=0,\"ws://127.0.0.1:{port}/\""));
 
-    at(&mut h, "AT+WSSEND=0,0", b"\r\nOK\r\n\r\n>", "prompt for zero bytes");
+    h.at_as("AT+WSSEND=0,0", b"\r\nOK\r\n\r\n>", "prompt for zero bytes");
     h.expect(b"\r\nSEND OK\r\n", "SEND OK without data");
     let f = p.data_frame("the empty frame");
     assert_eq!((f.fin, f.opcode, f.masked, f.payload.len()), (true, OP_TEXT, true, 0), "FIN + TEXT, masked, length 0: {f:?}");
 
     // Exactly one frame: the next thing on the wire is the next send.
-    at(&mut h, "AT+WSSEND=0,2", b"\r\nOK\r\n\r\n>", "prompt");
+    h.at_as("AT+WSSEND=0,2", b"\r\nOK\r\n\r\n>", "prompt");
     h.send(b"ok");
     h.expect(b"\r\nSEND OK\r\n", "SEND OK");
     let f = p.data_frame("the next frame");
     assert_eq!((f.fin, f.opcode, &f.payload[..]), (true, OP_TEXT, &b"ok"[..]), "{f:?}");
 
     // Nothing else was said on the AT port.
-    at(&mut h, "AT+WSOPEN?", format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(), "connected");
+    h.at_as("AT+WSOPEN?", format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(), "connected");
     w.stop();
 }
 
@@ -197,13 +191,13 @@ fn wssend_timeout_zero_to_a_reading_server() {
     let (mut p, _) = open_with(&mut h, &srv, 0, &format!("AT+WSOPEN=0,\"ws://127.0.0.1:{port}/\""));
 
     for i in 0..50 {
-        at(&mut h, "AT+WSSEND=0,4,1,0", b"\r\nOK\r\n\r\n>", &format!("prompt {i}"));
+        h.at_as("AT+WSSEND=0,4,1,0", b"\r\nOK\r\n\r\n>", &format!("prompt {i}"));
         h.send(b"test");
         h.expect(b"\r\nSEND OK\r\n", &format!("SEND OK {i}"));
         let f = p.data_frame(&format!("frame {i}"));
         assert_eq!((f.fin, f.opcode, &f.payload[..]), (true, OP_TEXT, &b"test"[..]), "frame {i}: {f:?}");
     }
-    at(&mut h, "AT+WSOPEN?", format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(), "connected");
+    h.at_as("AT+WSOPEN?", format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(), "connected");
     w.stop();
 }
 
@@ -220,14 +214,14 @@ fn wssend_timeout_zero_to_a_server_that_stops_reading() {
     let port = srv.port();
     let (_dir, w, mut h) = setup();
     // No keep-alive ping may queue behind the full socket during the test.
-    at(&mut h, "AT+WSCFG=0,7200,7200,16384", b"\r\nOK\r\n", "no pings");
+    h.at_as("AT+WSCFG=0,7200,7200,16384", b"\r\nOK\r\n", "no pings");
     let (mut p, _) = open_with(&mut h, &srv, 0, &format!("AT+WSOPEN=0,\"ws://127.0.0.1:{port}/\""));
 
     let chunk = vec![b'x'; 16384];
     let mut sent = 0;
     let outcome = loop {
         assert!(sent < 4000, "the socket never filled after {sent} sends");
-        at(&mut h, "AT+WSSEND=0,16384,2,0", b"\r\nOK\r\n\r\n>", &format!("prompt {sent}"));
+        h.at_as("AT+WSSEND=0,16384,2,0", b"\r\nOK\r\n\r\n>", &format!("prompt {sent}"));
         h.send(&chunk);
         h.expect(b"\r\n", &format!("result {sent}"));
         let result = h.until(b"\r\n");
@@ -279,12 +273,12 @@ fn wsdatafmt_mask_zero_reports_bare_data() {
     let (_dir, w, mut h) = setup();
     let (mut p, _) = open_with(&mut h, &srv, 0, &format!("AT+WSOPEN=0,\"ws://127.0.0.1:{port}/\""));
 
-    at(&mut h, "AT+WSDATAFMT=0,0,0", b"\r\nOK\r\n", "level 0, mask 0");
+    h.at_as("AT+WSDATAFMT=0,0,0", b"\r\nOK\r\n", "level 0, mask 0");
     p.send(&frame(true, OP_TEXT, b"hi"));
     h.expect(b"+WS_DATA:0,hi", "no fields, no CR LF");
     // The next report and the next reply follow with nothing in between.
     p.send(&frame(true, OP_TEXT, b"yo"));
     h.expect(b"+WS_DATA:0,yo", "second report");
-    at(&mut h, "AT+WSOPEN?", format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(), "reply after bare data");
+    h.at_as("AT+WSOPEN?", format!("+WSOPEN:0,2,\"ws://127.0.0.1:{port}/\"\r\n\r\nOK\r\n").as_bytes(), "reply after bare data");
     w.stop();
 }

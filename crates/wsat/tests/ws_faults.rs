@@ -36,11 +36,6 @@ fn finish(w: Wsat) {
     w.stop();
 }
 
-/// Sends a command line and expects exactly `want` back.
-fn at(h: &mut HostEnd, cmd: &str, want: &[u8], ctx: &str) {
-    h.send(format!("{cmd}\r\n").as_bytes());
-    h.expect(want, ctx);
-}
 
 /// `AT+WSOPEN?` lists exactly `lines` (each `+WSOPEN:...` without CR LF).
 fn links_are(h: &mut HostEnd, lines: &[String], ctx: &str) {
@@ -50,7 +45,7 @@ fn links_are(h: &mut HostEnd, lines: &[String], ctx: &str) {
         want.push_str("\r\n");
     }
     want.push_str("\r\nOK\r\n");
-    at(h, "AT+WSOPEN?", want.as_bytes(), ctx);
+    h.at_as("AT+WSOPEN?", want.as_bytes(), ctx);
 }
 
 /// Opens link 0 to `srv` with a plain 101 and returns the connection.
@@ -84,13 +79,13 @@ fn fragmented_message_with_ping_between_fragments() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
     // Message level, every field: one report for the whole message.
-    at(&mut h, "AT+WSDATAFMT=0,2,63", b"\r\nOK\r\n", "level 2");
+    h.at_as("AT+WSDATAFMT=0,2,63", b"\r\nOK\r\n", "level 2");
     let mut p = open(&mut h, &srv);
     fragmented_with_ping(&mut p, b"p1");
     h.expect(b"+WS_DATA:0,1,1,17,0,17,Hello, WebSocket!\r\n", "one report for the reassembled message");
 
     // Chunk level: every frame is its own report, with its own opcode/fin.
-    at(&mut h, "AT+WSDATAFMT=0,0,63", b"\r\nOK\r\n", "level 0");
+    h.at_as("AT+WSDATAFMT=0,0,63", b"\r\nOK\r\n", "level 0");
     fragmented_with_ping(&mut p, b"second ping");
     h.expect(
         b"+WS_DATA:0,1,0,7,0,7,Hello, \r\n+WS_DATA:0,0,0,3,0,3,Web\r\n+WS_DATA:0,0,1,7,0,7,Socket!\r\n",
@@ -98,7 +93,7 @@ fn fragmented_message_with_ping_between_fragments() {
     );
 
     // Default format (level 0, mask 48): data_len and CR LF only.
-    at(&mut h, "AT+WSDATAFMT=0,,", b"\r\nOK\r\n", "defaults");
+    h.at_as("AT+WSDATAFMT=0,,", b"\r\nOK\r\n", "defaults");
     fragmented_with_ping(&mut p, b"");
     h.expect(b"+WS_DATA:0,7,Hello, \r\n+WS_DATA:0,3,Web\r\n+WS_DATA:0,7,Socket!\r\n", "default format");
 
@@ -162,7 +157,7 @@ fn handshake_answer_data_and_close_in_one_write() {
 fn server_writing_one_byte_at_a_time() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, "AT+WSDATAFMT=0,1,63", b"\r\nOK\r\n", "frame level");
+    h.at_as("AT+WSDATAFMT=0,1,63", b"\r\nOK\r\n", "frame level");
     h.send(format!("AT+WSOPEN=0,\"{}\"\r\n", srv.url()).as_bytes());
     let mut p = srv.accept();
     let req = p.read_request();
@@ -239,7 +234,7 @@ fn invalid_utf8_across_fragments_is_1007() {
     bad.extend(frame(true, OP_CONT, b"X"));
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, "AT+WSDATAFMT=0,2,63", b"\r\nOK\r\n", "message level: no partial report");
+    h.at_as("AT+WSDATAFMT=0,2,63", b"\r\nOK\r\n", "message level: no partial report");
     let mut p = open(&mut h, &srv);
     p.send(&bad);
     p.expect_close(1007, "broken UTF-8 across fragments");
@@ -314,7 +309,7 @@ fn length_with_top_bit_set_is_1002() {
 fn message_over_1_mib_at_message_level_is_1009() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, "AT+WSDATAFMT=0,2,63", b"\r\nOK\r\n", "message level");
+    h.at_as("AT+WSDATAFMT=0,2,63", b"\r\nOK\r\n", "message level");
     let mut p = open(&mut h, &srv);
     let half = vec![b'm'; 512 * 1024];
     let mut all = frame(false, OP_BINARY, &half);
@@ -382,7 +377,7 @@ fn close_reply_after_violation_is_read() {
 fn invalid_utf8_inside_a_streaming_report() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, "AT+WSDATAFMT=0,1,63", b"\r\nOK\r\n", "frame level");
+    h.at_as("AT+WSDATAFMT=0,1,63", b"\r\nOK\r\n", "frame level");
     let mut p = open(&mut h, &srv);
     let mut payload = vec![b'v'; 2000];
     payload[1500] = 0xff;
@@ -448,7 +443,7 @@ fn tcp_reset_disconnects_then_reconnects_after_10_s() {
     let (_dir, w, mut h) = setup();
     let mut p = open(&mut h, &srv);
     // Leave the client's frame unread, so closing the socket sends a RST.
-    at(&mut h, "AT+WSSEND=0,4", b"\r\nOK\r\n\r\n>", "prompt");
+    h.at_as("AT+WSSEND=0,4", b"\r\nOK\r\n\r\n>", "prompt");
     h.send(b"test");
     h.expect(b"\r\nSEND OK\r\n", "SEND OK");
     std::thread::sleep(Duration::from_millis(200));
@@ -486,14 +481,14 @@ fn tcp_fin_without_close_frame_disconnects() {
     links_are(&mut h, &[format!("+WSOPEN:0,3,\"{}\"", srv.url())], "waiting to reconnect");
     // The link exists but is not connected: WSOPEN is refused, WSSEND
     // prompts and then fails.
-    at(&mut h, &format!("AT+WSOPEN=0,\"{}\"", srv.url()), b"\r\nERROR\r\n", "link still taken");
-    at(&mut h, "AT+WSSEND=0,4", b"\r\nOK\r\n\r\n>", "prompt while disconnected");
+    h.at_as(&format!("AT+WSOPEN=0,\"{}\"", srv.url()), b"\r\nERROR\r\n", "link still taken");
+    h.at_as("AT+WSSEND=0,4", b"\r\nOK\r\n\r\n>", "prompt while disconnected");
     h.send(b"lost");
     h.expect(b"\r\nERROR\r\n", "send while disconnected");
     let idle = h.quiet_for(Duration::from_millis(500));
     assert!(idle.is_empty(), "nothing more: {}", escape(&idle));
     // AT+WSCLOSE frees a waiting link at once.
-    at(&mut h, "AT+WSCLOSE=0", b"+WS_CLOSED:0\r\n\r\nOK\r\n", "close while waiting");
+    h.at_as("AT+WSCLOSE=0", b"+WS_CLOSED:0\r\n\r\nOK\r\n", "close while waiting");
     links_are(&mut h, &[], "link freed");
     finish(w);
 }
@@ -516,7 +511,7 @@ fn failed_reconnect_reports_disconnected_again() {
     h.expect(b"+WS_DISCONNECTED:0\r\n", "the attempt failed");
     p.expect_eof("wsat drops the failed attempt");
     links_are(&mut h, &[format!("+WSOPEN:0,3,\"{}\"", srv.url())], "still waiting to reconnect");
-    at(&mut h, "AT+WSCLOSE=0", b"+WS_CLOSED:0\r\n\r\nOK\r\n", "close while waiting");
+    h.at_as("AT+WSCLOSE=0", b"+WS_CLOSED:0\r\n\r\nOK\r\n", "close while waiting");
     links_are(&mut h, &[], "link freed");
     finish(w);
 }
@@ -527,7 +522,7 @@ fn failed_reconnect_reports_disconnected_again() {
 fn connection_lost_mid_frame() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, "AT+WSDATAFMT=0,1,63", b"\r\nOK\r\n", "frame level");
+    h.at_as("AT+WSDATAFMT=0,1,63", b"\r\nOK\r\n", "frame level");
     let mut p = open(&mut h, &srv);
     // A 10-byte frame of which only 4 bytes ever come.
     let mut part = frame(true, OP_BINARY, b"0123456789");
@@ -549,8 +544,8 @@ fn connection_lost_mid_frame() {
 fn stalled_frame_releases_the_port_after_two_seconds() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, "AT+WSDATAFMT=0,1,63", b"\r\nOK\r\n", "frame level");
-    at(&mut h, "AT+WSCFG=0,1,2", b"\r\nOK\r\n", "WSCFG");
+    h.at_as("AT+WSDATAFMT=0,1,63", b"\r\nOK\r\n", "frame level");
+    h.at_as("AT+WSCFG=0,1,2", b"\r\nOK\r\n", "WSCFG");
     let mut p = open(&mut h, &srv);
     let mut part = frame(true, OP_BINARY, b"0123456789");
     part.truncate(part.len() - 6);
@@ -578,7 +573,7 @@ fn no_pong_disconnects() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
     // Ping after 1 s without traffic, give up 2 s later.
-    at(&mut h, "AT+WSCFG=0,1,2", b"\r\nOK\r\n", "WSCFG");
+    h.at_as("AT+WSCFG=0,1,2", b"\r\nOK\r\n", "WSCFG");
     let mut p = open(&mut h, &srv);
     let opened = Instant::now();
     let ping = p.frame("the first keep-alive ping");
@@ -603,7 +598,7 @@ fn no_pong_disconnects() {
 fn answered_pings_keep_the_link() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, "AT+WSCFG=0,1,2", b"\r\nOK\r\n", "WSCFG");
+    h.at_as("AT+WSCFG=0,1,2", b"\r\nOK\r\n", "WSCFG");
     let mut p = open(&mut h, &srv);
     let start = Instant::now();
     let mut pings = 0;
@@ -627,7 +622,7 @@ fn answered_pings_keep_the_link() {
 fn close_mid_message(level_cmd: &str, want: &[u8]) {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, level_cmd, b"\r\nOK\r\n", "WSDATAFMT");
+    h.at_as(level_cmd, b"\r\nOK\r\n", "WSDATAFMT");
     let mut p = open(&mut h, &srv);
     p.send_frame(false, OP_TEXT, b"hel");
     let mut close = 1001u16.to_be_bytes().to_vec();
@@ -813,18 +808,18 @@ fn wssend_variants_on_the_wire() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
     // Buffer 512: larger sends are cut into frames of 512.
-    at(&mut h, "AT+WSCFG=0,10,120,512", b"\r\nOK\r\n", "WSCFG");
+    h.at_as("AT+WSCFG=0,10,120,512", b"\r\nOK\r\n", "WSCFG");
     let mut p = open(&mut h, &srv);
 
     // Opcode 2: binary.
-    at(&mut h, "AT+WSSEND=0,3,2", b"\r\nOK\r\n\r\n>", "binary prompt");
+    h.at_as("AT+WSSEND=0,3,2", b"\r\nOK\r\n\r\n>", "binary prompt");
     h.send(b"\x00\xff\x10");
     h.expect(b"\r\nSEND OK\r\n", "binary sent");
     let f = p.data_frame("binary");
     assert_eq!((f.opcode, f.fin, &f.payload[..]), (OP_BINARY, true, &b"\x00\xff\x10"[..]), "{f:?}");
 
     // Opcode 9: a ping with a payload; the server answers it.
-    at(&mut h, "AT+WSSEND=0,4,9", b"\r\nOK\r\n\r\n>", "ping prompt");
+    h.at_as("AT+WSSEND=0,4,9", b"\r\nOK\r\n\r\n>", "ping prompt");
     h.send(b"png!");
     h.expect(b"\r\nSEND OK\r\n", "ping sent");
     let f = p.data_frame("ping");
@@ -832,10 +827,10 @@ fn wssend_variants_on_the_wire() {
     p.send_frame(true, OP_PONG, b"png!");
 
     // fin=0, then a continuation with fin=1.
-    at(&mut h, "AT+WSSEND=0,6,1,10000,0", b"\r\nOK\r\n\r\n>", "partial prompt");
+    h.at_as("AT+WSSEND=0,6,1,10000,0", b"\r\nOK\r\n\r\n>", "partial prompt");
     h.send(b"Hello ");
     h.expect(b"\r\nSEND OK\r\n", "partial sent");
-    at(&mut h, "AT+WSSEND=0,5,0,10000,1", b"\r\nOK\r\n\r\n>", "continuation prompt");
+    h.at_as("AT+WSSEND=0,5,0,10000,1", b"\r\nOK\r\n\r\n>", "continuation prompt");
     h.send(b"World");
     h.expect(b"\r\nSEND OK\r\n", "continuation sent");
     let f = p.data_frame("first fragment");
@@ -845,7 +840,7 @@ fn wssend_variants_on_the_wire() {
 
     // Longer than the buffer: 512 + 512 + 276.
     let big: Vec<u8> = (0..1300u32).map(|i| b'a' + (i % 26) as u8).collect();
-    at(&mut h, "AT+WSSEND=0,1300", b"\r\nOK\r\n\r\n>", "big prompt");
+    h.at_as("AT+WSSEND=0,1300", b"\r\nOK\r\n\r\n>", "big prompt");
     h.send(&big);
     h.expect(b"\r\nSEND OK\r\n", "big sent");
     let frames: Vec<Frame> = (0..3).map(|i| p.data_frame(&format!("big frame {i}"))).collect();
@@ -856,14 +851,14 @@ fn wssend_variants_on_the_wire() {
 
     // Refused after the data: a control frame over 125 bytes, a control
     // opcode without FIN. Nothing goes on the wire.
-    at(&mut h, "AT+WSSEND=0,126,9", b"\r\nOK\r\n\r\n>", "long ping prompt");
+    h.at_as("AT+WSSEND=0,126,9", b"\r\nOK\r\n\r\n>", "long ping prompt");
     h.send(&[b'p'; 126]);
     h.expect(b"\r\nERROR\r\n", "control frame too long");
-    at(&mut h, "AT+WSSEND=0,1,9,10000,0", b"\r\nOK\r\n\r\n>", "ping fin=0 prompt");
+    h.at_as("AT+WSSEND=0,1,9,10000,0", b"\r\nOK\r\n\r\n>", "ping fin=0 prompt");
     h.send(b"p");
     h.expect(b"\r\nERROR\r\n", "control frame without FIN");
     // Zero bytes still get the prompt (drivers wait for `>`), then SEND OK.
-    at(&mut h, "AT+WSSEND=0,0,9", b"\r\nOK\r\n\r\n>\r\nSEND OK\r\n", "empty ping: prompt, then SEND OK");
+    h.at_as("AT+WSSEND=0,0,9", b"\r\nOK\r\n\r\n>\r\nSEND OK\r\n", "empty ping: prompt, then SEND OK");
     let f = p.frame("empty ping");
     assert_eq!((f.opcode, f.fin, f.payload.len()), (OP_PING, true, 0), "only the empty ping went out: {f:?}");
     p.send_frame(true, OP_PONG, &[]);
@@ -875,7 +870,7 @@ fn wssend_variants_on_the_wire() {
 
     // Opcode 8 with status 1000: the host starts the close; the server's
     // reply ends it.
-    at(&mut h, "AT+WSSEND=0,2,8", b"\r\nOK\r\n\r\n>", "close prompt");
+    h.at_as("AT+WSSEND=0,2,8", b"\r\nOK\r\n\r\n>", "close prompt");
     h.send(b"\x03\xe8");
     h.expect(b"\r\nSEND OK\r\n", "close sent");
     p.expect_close(1000, "host's close");
@@ -899,7 +894,7 @@ fn wssend_times_out_when_the_server_stops_reading() {
     let mut ok = 0;
     loop {
         assert!(ok < 4000, "64 MiB went into a server that reads nothing");
-        at(&mut h, "AT+WSSEND=0,16384,2,1000", b"\r\nOK\r\n\r\n>", "prompt");
+        h.at_as("AT+WSSEND=0,16384,2,1000", b"\r\nOK\r\n\r\n>", "prompt");
         h.send(&data);
         let t = Instant::now();
         // "\r\nERROR\r\n" is shorter than "\r\nSEND OK\r\n".
@@ -957,13 +952,13 @@ fn wssend_times_out_when_the_server_stops_reading() {
 fn wshead_subprotocol_and_auth_in_the_request() {
     let srv = WsServer::new();
     let (_dir, w, mut h) = setup();
-    at(&mut h, "AT+WSHEAD=12", b"\r\nOK\r\n\r\n>", "WSHEAD prompt");
+    h.at_as("AT+WSHEAD=12", b"\r\nOK\r\n\r\n>", "WSHEAD prompt");
     h.send(b"X-Token: abc");
     h.expect(b"\r\nOK\r\n", "header stored");
-    at(&mut h, "AT+WSHEAD=7", b"\r\nOK\r\n\r\n>", "second header");
+    h.at_as("AT+WSHEAD=7", b"\r\nOK\r\n\r\n>", "second header");
     h.send(b"X-Two:2");
     h.expect(b"\r\nOK\r\n", "second stored");
-    at(&mut h, "AT+WSHEAD?", b"+WSHEAD:0,\"X-Two:2\"\r\n+WSHEAD:1,\"X-Token: abc\"\r\n\r\nOK\r\n", "newest first");
+    h.at_as("AT+WSHEAD?", b"+WSHEAD:0,\"X-Two:2\"\r\n+WSHEAD:1,\"X-Token: abc\"\r\n\r\nOK\r\n", "newest first");
 
     let url = format!("ws://127.0.0.1:{}/chat?room=1", srv.port());
     h.send(format!("AT+WSOPEN=0,\"{url}\",\"chat\",5000,\"Basic dXNlcjpwYXNz\"\r\n").as_bytes());
@@ -985,8 +980,8 @@ fn wshead_subprotocol_and_auth_in_the_request() {
     links_are(&mut h, &[format!("+WSOPEN:0,2,\"{url}\"")], "connected");
 
     // Length 0 clears the list.
-    at(&mut h, "AT+WSHEAD=0", b"\r\nOK\r\n", "clear");
-    at(&mut h, "AT+WSHEAD?", b"\r\nOK\r\n", "no headers");
+    h.at_as("AT+WSHEAD=0", b"\r\nOK\r\n", "clear");
+    h.at_as("AT+WSHEAD?", b"\r\nOK\r\n", "no headers");
     finish(w);
 }
 

@@ -157,6 +157,17 @@ impl HostEnd {
         }
     }
 
+    /// Sends `cmd` and its CR LF, then takes exactly `reply`.
+    pub fn at(&mut self, cmd: &str, reply: impl AsRef<[u8]>) {
+        self.at_as(cmd, reply, cmd);
+    }
+
+    /// [`HostEnd::at`], with `context` naming the step if it fails.
+    pub fn at_as(&mut self, cmd: &str, reply: impl AsRef<[u8]>, context: &str) {
+        self.send(format!("{cmd}\r\n").as_bytes());
+        self.expect(reply.as_ref(), context);
+    }
+
     /// Takes exactly the next `want.len()` bytes, failing with both sides
     /// shown if they differ.
     pub fn expect(&mut self, want: &[u8], context: &str) {
@@ -357,4 +368,35 @@ pub fn systimestamp(h: &mut HostEnd) -> u64 {
         .trim_end_matches("\r\nOK\r\n")
         .parse()
         .unwrap_or_else(|_| panic!("a timestamp: {}", escape(&t)))
+}
+
+/// wsat on TCP with ESP-AT's default PKI imported (and `extra`), joined,
+/// echo off and its clock set: ready for TLS with certificate checks.
+pub fn wsat_tls_ready(dir: &Path, extra: &[&str]) -> (Wsat, HostEnd) {
+    let pki = esp_at_pki().to_string_lossy().into_owned();
+    let mut args = vec!["--pki", pki.as_str()];
+    args.extend_from_slice(extra);
+    let (w, mut h) = wsat_tcp(dir, &args);
+    join_wifi(&mut h);
+    echo_off(&mut h);
+    // The module's clock must be set before it can check validity dates.
+    h.at("AT+CIPSNTPCFG=1,8,\"cn.ntp.org.cn\"", "\r\nOK\r\n");
+    h.expect(b"+TIME_UPDATED\r\n", "clock");
+    (w, h)
+}
+
+/// One request on a control socket (`--control`); the answer.
+pub fn ctl(path: &Path, verb: &str, args: &[&str]) -> serde_json::Value {
+    let mut s = std::os::unix::net::UnixStream::connect(path).expect("the control socket");
+    s.write_all(format!("{}\n", serde_json::json!({"verb": verb, "args": args})).as_bytes()).unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+}
+
+/// [`ctl`], which must succeed.
+pub fn ctl_ok(path: &Path, verb: &str, args: &[&str]) -> serde_json::Value {
+    let v = ctl(path, verb, args);
+    assert_eq!(v["ok"], serde_json::json!(true), "{verb} {args:?}: {v}");
+    v
 }
