@@ -151,10 +151,10 @@ pub struct ServerTlsParams {
     pub cert: Vec<u8>,
     /// Its key.
     pub key: Vec<u8>,
-    /// `<CA enable>`: clients must present a certificate chaining to it.
+    /// `<CA enable>`: clients must present a certificate chaining to it,
+    /// valid at the module clock ([`crate::Module::clock_unix_secs`]) when
+    /// the client connects.
     pub ca: Option<Vec<u8>>,
-    /// The module clock, Unix seconds (client certificates' validity).
-    pub now_unix: u64,
 }
 
 /// An input other than serial bytes and time.

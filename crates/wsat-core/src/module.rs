@@ -441,6 +441,12 @@ impl Module {
             self.state = PortState::Idle;
             self.finish(Reply::Error(AtError::ExecFailed));
         }
+        if let PortState::SendL(_) = self.state {
+            // The next host's bytes are not the old long send's data: it
+            // ends as a cancelled one does.
+            self.state = PortState::Idle;
+            self.write_unfiltered(b"\r\nSEND CANCELLED\r\n");
+        }
         self.flush_urcs(now);
     }
 
@@ -510,11 +516,12 @@ impl Module {
                 PortState::Busy(Job::IpConnect(id)) => {
                     self.state = PortState::Idle;
                     self.finish(Reply::Error(AtError::ExecFailed));
-                    self.ip_free(id, true);
+                    // A link that never came up: ERROR, no CLOSED.
+                    self.ip_free(id, false);
                 }
                 PortState::Busy(Job::Listen) => {
                     self.state = PortState::Idle;
-                    self.ip.server = None;
+                    self.server_stop(false);
                     self.finish(Reply::Error(AtError::ExecFailed));
                 }
                 PortState::Busy(ref job @ (Job::Resolve | Job::Ping)) => {
@@ -561,6 +568,12 @@ impl Module {
             self.out_pos = 0;
         }
         dst.len()
+    }
+
+    /// The module clock now, Unix seconds (what certificates are checked
+    /// against).
+    pub fn clock_unix_secs(&self, now: Instant) -> u64 {
+        self.clock.unix_secs(now)
     }
 
     /// Bytes waiting for the host.

@@ -96,7 +96,7 @@ fn server_set(m: &mut Module, a: &Args, now: Instant) -> Result<Reply, AtError> 
         } else {
             None
         };
-        Some(ServerTlsParams { cert, key, ca, now_unix: m.clock.unix_secs(now) })
+        Some(ServerTlsParams { cert, key, ca })
     } else {
         None
     };

@@ -102,7 +102,7 @@ fn text(bytes: &[u8]) -> String {
 
 /// True while the module has a network to open links on: a station with an
 /// address, or a running SoftAP.
-fn network_up(m: &Module) -> bool {
+pub(crate) fn network_up(m: &Module) -> bool {
     m.wifi_on() && (m.station.has_ip() || m.current.wifi_mode & 2 != 0)
 }
 
@@ -307,9 +307,7 @@ fn start_link(m: &mut Module, id: usize, f: &Fields<'_>, now: Instant) -> Result
     } else {
         f.at_most(6)?;
         if let Some(k) = f.int(3, 0, 7200)? {
-            // The same setting as AT+CIPTCPOPT's keep_alive: the later wins.
             tcp.keep_alive = k as u16;
-            m.save(|s| s.tcpopt[id].keep_alive = k as u16);
         }
         local_ip(f, 4)?;
         timeout_ms = f.int(5, 0, 60_000)?;
@@ -339,6 +337,12 @@ fn start_link(m: &mut Module, id: usize, f: &Fields<'_>, now: Instant) -> Result
             Transport::Tls { params, keep_alive }
         }
     };
+    if kind != Kind::Udp && m.current.tcpopt[id].keep_alive != tcp.keep_alive {
+        // The same setting as AT+CIPTCPOPT's keep_alive (the later wins),
+        // kept only once the command is going ahead.
+        let k = tcp.keep_alive;
+        m.save(|s| s.tcpopt[id].keep_alive = k);
+    }
     Ok(m.ip_open(id, link, transport, timeout, now))
 }
 
@@ -427,6 +431,12 @@ fn send_set(m: &mut Module, a: &Args, ex: bool) -> Result<Reply, AtError> {
     let len = f.need_int(0, 1, MAX_SEND as i64)? as usize;
     let host = f.str(1, MAX_HOST)?;
     let port = f.int(2, 1, 65535)?;
+    if m.ip.links[id].is_none() || m.sockets.send_pending(SocketId::ip(id)) {
+        // No link; or the socket has not taken the previous send yet:
+        // nothing more is queued behind it (what a timed-out send leaves
+        // stays bounded). Checked before the destination changes.
+        return Err(AtError::ExecFailed);
+    }
     let Some(l) = m.ip.links[id].as_mut() else { return Err(AtError::ExecFailed) };
     let to = match (host, port) {
         (Some(h), Some(p)) if l.kind == Kind::Udp && !h.is_empty() => {
@@ -440,11 +450,6 @@ fn send_set(m: &mut Module, a: &Args, ex: bool) -> Result<Reply, AtError> {
         // A destination is for UDP links only, and needs both fields.
         _ => return Err(AtError::ExecFailed),
     };
-    if m.sockets.send_pending(SocketId::ip(id)) {
-        // The socket has not taken the previous send yet: nothing more is
-        // queued behind it (what a timed-out send leaves stays bounded).
-        return Err(AtError::ExecFailed);
-    }
     Ok(Reply::Prompt { len, sink: DataSink::IpSend(PendingSend { link: id, to, ex, escaped: false }) })
 }
 

@@ -227,7 +227,9 @@ impl Module {
                 let connecting = l.state == State::Connecting;
                 let pump = !connecting;
                 self.log_link(id, &format!("TCP/IP link failed: {why:?}"));
-                if connecting && self.syslog {
+                // Only as part of AT+CIPSTART's answer (an accepted
+                // client's failed handshake prints nothing).
+                if connecting && self.syslog && self.running(&Job::IpConnect(id)) {
                     if let Some(errno) = lwip_errno(why) {
                         let line = format!("+ERRNO:0x{errno:x}\r\n");
                         self.write(line.as_bytes());
@@ -306,6 +308,10 @@ impl Module {
 
     /// Frees link `id`; `report`: print `CLOSED` as a report.
     pub(crate) fn ip_free(&mut self, id: usize, report: bool) {
+        if id == 0 {
+            // Passthrough data held for a reconnection dies with the link.
+            self.ip.held.clear();
+        }
         if self.ip.links[id].take().is_some() {
             self.close_socket(SocketId::ip(id), false);
             if report {
@@ -328,6 +334,9 @@ impl Module {
     /// Closes link `id` at the host's request: what AT+CIPCLOSE prints.
     pub(crate) fn ip_close(&mut self, id: usize) {
         let abort = self.current.tcpopt[id].so_linger == 0;
+        if id == 0 {
+            self.ip.held.clear();
+        }
         if self.ip.links[id].take().is_some() {
             self.close_socket(SocketId::ip(id), abort);
             let line = format!("{}CLOSED\r\n", self.ip_prefix(id));
@@ -455,6 +464,8 @@ impl Module {
         if quit {
             self.state = crate::module::PortState::Idle;
             self.ip.reconnect_at = None;
+            // Data held for a link that is not up is not sent after leaving.
+            self.ip.held.clear();
             if self.current.sysmsg & 1 != 0 {
                 self.write(b"+QUITT\r\n");
             }
@@ -473,6 +484,12 @@ impl Module {
             self.pt_pump(now);
         }
         if self.ip.reconnect_at.is_some_and(|t| t <= now) {
+            if !crate::commands::tcpip::network_up(self) {
+                // No Wi-Fi: try again after the interval (a real module's
+                // connect fails the same way until the AP is back).
+                self.ip.reconnect_at = Some(now + Duration::from_millis(100 * u64::from(self.current.reconn_intv.max(1))));
+                return;
+            }
             self.ip.reconnect_at = None;
             if let Some(l) = self.ip.links[0].as_ref() {
                 if let Some(t) = l.transport.clone() {
