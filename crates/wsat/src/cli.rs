@@ -26,7 +26,7 @@ pub struct Cli {
     /// Dial out: the AT port connects to a TCP server at HOST:PORT (Renode's
     /// server socket terminal, `qemu -serial tcp::PORT,server`), and again
     /// whenever the peer goes away.
-    #[arg(long, value_name = "HOST:PORT", group = "transport")]
+    #[arg(long, value_name = "HOST:PORT", group = "transport", value_parser = parse_host_port)]
     pub connect: Option<String>,
 
     /// Record every byte on the AT port, both ways, with timestamps, in
@@ -127,6 +127,18 @@ pub enum Command {
         #[arg(long)]
         to_transcript: bool,
     },
+}
+
+/// `--connect HOST:PORT`.
+fn parse_host_port(s: &str) -> Result<String, String> {
+    let (host, port) = s.rsplit_once(':').ok_or("expected HOST:PORT, e.g. localhost:4000")?;
+    if host.trim_matches(['[', ']']).is_empty() {
+        return Err("expected HOST:PORT: the host is empty".into());
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(s.to_string()),
+        _ => Err(format!("{port:?} is not a port (1-65535)")),
+    }
 }
 
 /// `--port-map MODULE:HOST`.

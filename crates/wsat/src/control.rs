@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use wsat_core::net::SocketId;
@@ -50,18 +50,40 @@ pub fn listen(path: &Path, events: broadcast::Sender<String>) -> Result<(Control
     if let Ok(m) = std::fs::symlink_metadata(path) {
         use std::os::unix::fs::FileTypeExt;
         anyhow::ensure!(m.file_type().is_socket(), "{} exists and is not a socket; not replacing it", path.display());
+        // A socket a running wsat still answers on is not ours to take.
+        anyhow::ensure!(
+            std::os::unix::net::UnixStream::connect(path).is_err(),
+            "{} is the control socket of a running wsat; not replacing it",
+            path.display()
+        );
         std::fs::remove_file(path)?;
     }
-    let listener = UnixListener::bind(path).with_context(|| format!("cannot create the control socket {}", path.display()))?;
-    // Only this user may drive the module.
+    // Only this user may drive the module: the socket is created 0600
+    // (no moment at the umask's mode), and set so again in case.
+    let old_mask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = UnixListener::bind(path);
+    nix::sys::stat::umask(old_mask);
+    let listener = bound.with_context(|| format!("cannot create the control socket {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     let (tx, rx) = mpsc::channel(16);
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors, say: the control plane waits, it
+                    // does not end.
+                    tracing::warn!(error = %e, "control socket: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
             let (tx, events) = (tx.clone(), events.clone());
             tokio::spawn(async move {
                 let (rd, mut wr) = stream.into_split();
-                let mut lines = tokio::io::BufReader::new(rd).lines();
+                // A request is one short line: a client that sends an
+                // endless one is cut off, not buffered.
+                let mut lines = tokio::io::BufReader::new(rd.take(MAX_REQUEST)).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
                     let words = match parse_request(&line) {
                         Ok(w) => w,
@@ -103,6 +125,12 @@ pub fn listen(path: &Path, events: broadcast::Sender<String>) -> Result<(Control
     });
     Ok((ControlSocket { path: path.to_path_buf() }, rx))
 }
+
+/// 9999-12-31T23:59:59Z: the latest time `clock set` takes.
+const MAX_UNIX_SECS: u64 = 253_402_300_799;
+
+/// The most one control connection may send (requests are short lines).
+const MAX_REQUEST: u64 = 1 << 20;
 
 /// `{"verb": "...", "args": [...]}` (or `{"words": [...]}`) as words.
 fn parse_request(line: &str) -> Result<Vec<String>, String> {
@@ -206,20 +234,11 @@ fn run(words: &[String], module: &mut Module, sockets: &mut Sockets, paced: bool
         "link" => {
             let targets = sockets_named(arg(words, 1, "a link (ws0-ws2, ip0-ip4, all)")?, sockets)?;
             let what = arg(words, 2, "reset, close, stall, resume, delay, rate or drop-next")?;
+            // Checked before any link is touched, whether or not one is up.
+            LinkFaults::default().apply(what, words)?;
             let mut hit = 0;
             for s in &targets {
                 let f = sockets.faults(*s);
-                let apply = |g: &mut LinkFaults| -> Result<(), String> {
-                    match what {
-                        "stall" => g.stalled = true,
-                        "resume" => *g = LinkFaults::default(),
-                        "delay" => g.delay = std::time::Duration::from_millis(number(words, 3, "the delay in ms")?),
-                        "rate" => g.rate = number(words, 3, "the rate in bytes/s")?,
-                        "drop-next" => g.drop_next = number(words, 3, "a byte count")?,
-                        _ => return Err(format!("unknown link verb {what:?}")),
-                    }
-                    Ok(())
-                };
                 match what {
                     "reset" | "close" => {
                         if sockets.fault_end(*s, what == "close") {
@@ -229,7 +248,7 @@ fn run(words: &[String], module: &mut Module, sockets: &mut Sockets, paced: bool
                     _ => {
                         if sockets.is_running(*s) {
                             let mut g = f.lock().map_err(|_| "poisoned")?;
-                            apply(&mut g)?;
+                            g.apply(what, words)?;
                             hit += 1;
                         }
                     }
@@ -263,11 +282,17 @@ fn run(words: &[String], module: &mut Module, sockets: &mut Sockets, paced: bool
         "clock" => match arg(words, 1, "set or skew")? {
             "set" => {
                 let secs: u64 = number(words, 2, "the Unix time in seconds")?;
+                if secs > MAX_UNIX_SECS {
+                    return Err(format!("{secs}: past the year 9999"));
+                }
                 module.handle_event(Event::ClockSet(secs * 1000), now);
                 Ok(Value::Null)
             }
             "skew" => {
                 let secs: i64 = number(words, 2, "the skew in seconds")?;
+                if secs.unsigned_abs() > MAX_UNIX_SECS {
+                    return Err(format!("{secs}: a skew of more than 8000 years"));
+                }
                 module.handle_event(Event::ClockSkew(secs * 1000), now);
                 Ok(Value::Null)
             }
@@ -369,4 +394,21 @@ pub fn client(path: &Path, words: &[String]) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+impl LinkFaults {
+    /// Applies `link <id> <what> [arg]` (not reset or close, which end the
+    /// connection) to this fault set.
+    fn apply(&mut self, what: &str, words: &[String]) -> Result<(), String> {
+        match what {
+            "reset" | "close" => {}
+            "stall" => self.stalled = true,
+            "resume" => *self = LinkFaults::default(),
+            "delay" => self.delay = std::time::Duration::from_millis(number(words, 3, "the delay in ms")?),
+            "rate" => self.rate = number(words, 3, "the rate in bytes/s")?,
+            "drop-next" => self.drop_next = number(words, 3, "a byte count")?,
+            _ => return Err(format!("unknown link verb {what:?}")),
+        }
+        Ok(())
+    }
 }

@@ -110,7 +110,9 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
     let mut out = Output::default();
     let mut trace = opts.trace.as_deref().map(crate::trace::Trace::create).transpose()?;
     // `watch` subscribers hear everything that happens.
-    let (events, _) = tokio::sync::broadcast::channel::<String>(4096);
+    // A bounded backlog: a subscriber that falls behind is told how many
+    // events it lost, and each AT event carries at most WATCH_BYTES.
+    let (events, _) = tokio::sync::broadcast::channel::<String>(1024);
     let started = std::time::Instant::now();
     // Built only when somebody listens: escaping every byte of the AT
     // stream would otherwise cost more than carrying it.
@@ -163,6 +165,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
         for id in SocketId::all() {
             sockets.set_read_window(id, module.read_window(id));
         }
+        crate::tls::MODULE_CLOCK_SECS.store(module.clock_unix_secs(clock.now()), std::sync::atomic::Ordering::Relaxed);
         if input_ended && !module.is_busy() && module.serial_pending() == 0 && out.pending().is_empty() && line.next_due().is_none() {
             port.finish().await;
             if let Some(t) = trace.as_mut() {
@@ -184,7 +187,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                     if let Some(t) = trace.as_mut() {
                         t.record(crate::trace::Dir::In, &buf[..n]);
                     }
-                    emit(&|| serde_json::json!({"event": "at", "dir": "in", "bytes": wsat_core::transcript::escape(&buf[..n])}));
+                    emit(&|| at_event("in", &buf[..n]));
                     if line.paced() {
                         line.queue_input(&buf[..n]);
                     } else {
@@ -198,7 +201,7 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                     if let Some(t) = trace.as_mut() {
                         t.record(crate::trace::Dir::Out, &out.buf[out.pos..out.pos + n]);
                     }
-                    emit(&|| serde_json::json!({"event": "at", "dir": "out", "bytes": wsat_core::transcript::escape(&out.buf[out.pos..out.pos + n])}));
+                    emit(&|| at_event("out", &out.buf[out.pos..out.pos + n]));
                     out.pos += n;
                     out.written += n as u64;
                 }
@@ -225,7 +228,10 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
                             emit(&|| serde_json::json!({"event": "link", "link": t.socket.to_string(), "what": format!("{e:?}")}));
                             module.handle_socket_event(t.socket, e, clock.now());
                         }
-                        News::Data(d, from) => module.handle_socket_data(t.socket, &d, from, clock.now()),
+                        News::Data(d, from) => {
+                            sockets.consumed(t.socket, d.len());
+                            module.handle_socket_data(t.socket, &d, from, clock.now());
+                        }
                         News::Accepted(stream, peer) => match module.handle_accept(t.socket, peer, clock.now()) {
                             Some(id) => sockets.attach(id, t.socket, stream),
                             None => tracing::info!(%peer, "server: client refused"),
@@ -251,6 +257,16 @@ pub async fn run(mut module: Module, mut port: Port, state: StateDir, opts: Opti
         t.flush();
     }
     Ok(())
+}
+
+/// The most AT bytes one `watch` event shows.
+const WATCH_BYTES: usize = 4096;
+
+/// A `watch` event for AT bytes: the first [`WATCH_BYTES`] of them and
+/// their length.
+fn at_event(dir: &str, bytes: &[u8]) -> serde_json::Value {
+    let shown = &bytes[..bytes.len().min(WATCH_BYTES)];
+    serde_json::json!({"event": "at", "dir": dir, "len": bytes.len(), "bytes": wsat_core::transcript::escape(shown)})
 }
 
 /// Applies the UART changes whose preceding output has been written (or
@@ -360,16 +376,18 @@ fn carry_out(module: &mut Module, port: &Port, state: &StateDir, net: &mut Net<'
             Action::Resolve { host, family, timeout } => {
                 let tx = net.lookup_tx.clone();
                 let timeout = std::time::Duration::from_millis(timeout.millis());
+                let fails = crate::faults::dns_fails(&net.sockets.net_faults(), &host);
                 tokio::spawn(async move {
-                    let addrs = crate::ping::resolve(&host, family, timeout).await;
+                    let addrs = if fails { Vec::new() } else { crate::ping::resolve(&host, family, timeout).await };
                     let _ = tx.send(Lookup::Resolved(addrs)).await;
                 });
             }
             Action::Ping { host, timeout } => {
                 let tx = net.lookup_tx.clone();
                 let timeout = std::time::Duration::from_millis(timeout.millis());
+                let fails = crate::faults::dns_fails(&net.sockets.net_faults(), &host);
                 tokio::spawn(async move {
-                    let rtt = crate::ping::ping(&host, timeout).await;
+                    let rtt = if fails { None } else { crate::ping::ping(&host, timeout).await };
                     let _ = tx.send(Lookup::Pinged(rtt)).await;
                 });
             }

@@ -85,6 +85,10 @@ pub type SharedNet = Arc<Mutex<NetFaults>>;
 
 /// True if resolving `name` must fail.
 pub fn dns_fails(net: &SharedNet, name: &str) -> bool {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        // An address needs no lookup.
+        return false;
+    }
     net.lock().map(|g| g.dns_fail.iter().any(|n| n == "*" || n.eq_ignore_ascii_case(name))).unwrap_or(false)
 }
 

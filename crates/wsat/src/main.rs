@@ -94,6 +94,9 @@ fn trace_command(file: &std::path::Path, to_transcript: bool) -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    if let Some((m, _)) = cli.port_map.iter().enumerate().find_map(|(i, a)| cli.port_map[..i].iter().find(|b| b.0 == a.0)) {
+        anyhow::bail!("--port-map: module port {m} is mapped twice");
+    }
     let state_path = cli.state.clone().unwrap_or_else(StateDir::default_path);
     let state = StateDir::open(&state_path)?;
     let mut settings = state.load_settings()?;

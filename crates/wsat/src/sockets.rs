@@ -9,7 +9,13 @@
 //! reading, the socket's receive buffer fills and TCP flow control slows
 //! the peer; nothing is dropped or reordered. A close ends the task: the
 //! bytes queued before it are written (bounded by [`CLOSE_FLUSH`]), then
-//! the socket is shut down and dropped. News carries the socket's
+//! the socket is shut down and dropped. An abort (SO_LINGER 0) and the
+//! control plane's reset and close act on the socket at once, never behind
+//! a write blocked on a peer that does not read. A peer that does not
+//! read also stops being read once [`WRITE_BACKLOG_MAX`] bytes wait for
+//! it, so the replies it provokes (pongs) stay bounded; and a task never
+//! hands the driver more than the read window, counting what the driver
+//! has not taken yet. News carries the socket's
 //! generation, so news from a connection the core has already replaced is
 //! ignored.
 
@@ -62,42 +68,56 @@ pub struct Tagged {
     pub news: News,
 }
 
-enum Command {
-    /// Bytes, the number to acknowledge them with, whether the socket must
-    /// take them at once (or refuse them all), and a UDP destination.
-    Send(Vec<u8>, Option<u32>, bool, Option<Endpoint>),
-    /// Reset the connection (TCP RST) at once.
-    Abort,
-    /// Fault: the network resets the connection (the core hears it).
-    FaultReset,
-    /// Fault: the connection ends in an orderly close (the core hears the
-    /// end of the stream; the peer gets a FIN).
-    FaultClose,
-}
+/// Bytes, the number to acknowledge them with, whether the socket must
+/// take them at once (or refuse them all), and a UDP destination. (An
+/// abort or a fault does not queue behind sends: the driver acts on the
+/// socket at once, see [`Sockets::close`] and [`Sockets::fault_end`].)
+struct Command(Vec<u8>, Option<u32>, bool, Option<Endpoint>);
+
+/// The most bytes of sends a connection may have waiting for a peer that
+/// does not read before its task stops reading from that peer too: the
+/// untracked sends (pongs, close frames) it provokes stay bounded.
+const WRITE_BACKLOG_MAX: usize = 256 * 1024;
 
 struct Running {
     tx: mpsc::UnboundedSender<Command>,
     task: JoinHandle<()>,
-    /// Commands queued or being written: a writer with any is busy, so
-    /// its socket cannot take an immediate send now.
-    queued: Arc<AtomicUsize>,
-    /// The connected stream's write half, shared with the task.
-    writer: SharedWriter,
+    conn: Arc<Conn>,
 }
 
-/// A connected stream's write half, reachable from both the socket's task
-/// and the driver: when the task has nothing queued, the driver writes a
-/// send itself at once (see [`Sockets::send`]), so a stop-and-wait send's
-/// `SEND OK` does not wait for a trip through the task and back.
-#[derive(Clone, Default)]
-struct SharedWriter(Arc<std::sync::Mutex<Option<StreamWriter>>>);
+/// What a connection's task and the driver share.
+#[derive(Default)]
+struct Conn {
+    /// Commands queued or being written: a writer with any is busy, so
+    /// its socket cannot take an immediate send now.
+    queued: AtomicUsize,
+    /// Bytes of those commands not yet written (see [`WRITE_BACKLOG_MAX`]).
+    backlog: AtomicUsize,
+    /// Told when the backlog falls back to the limit.
+    drained: tokio::sync::Notify,
+    /// Bytes read and handed to the driver that it has not taken yet: the
+    /// task reads no more than the read window leaves beyond them.
+    unread: AtomicUsize,
+    /// The connected stream's write half: when the task has nothing
+    /// queued, the driver writes a send itself at once (see
+    /// [`Sockets::send`]), so a stop-and-wait send's `SEND OK` does not
+    /// wait for a trip through the task and back.
+    writer: std::sync::Mutex<Option<StreamWriter>>,
+    /// A duplicate of the connected socket's descriptor: a reset or close
+    /// acts on it at once, even while a write is blocked.
+    fd: std::sync::Mutex<Option<OwnedFd>>,
+}
 
 /// The write half of a connected stream.
 type StreamWriter = WriteHalf<Box<dyn Stream>>;
 
+/// [`Conn`]'s writer as an `AsyncWrite` (for the task).
+#[derive(Clone)]
+struct SharedWriter(Arc<Conn>);
+
 impl SharedWriter {
     fn with<R>(&self, f: impl FnOnce(Pin<&mut StreamWriter>) -> Poll<std::io::Result<R>>) -> Poll<std::io::Result<R>> {
-        match self.0.lock() {
+        match self.0.writer.lock() {
             Ok(mut g) => match g.as_mut() {
                 Some(w) => f(Pin::new(w)),
                 None => Poll::Ready(Err(std::io::ErrorKind::NotConnected.into())),
@@ -107,7 +127,7 @@ impl SharedWriter {
     }
 
     fn is_connected(&self) -> bool {
-        self.0.lock().is_ok_and(|g| g.is_some())
+        self.0.writer.lock().is_ok_and(|g| g.is_some())
     }
 
     /// Writes `data` and flushes it without waiting: how much the socket
@@ -190,19 +210,23 @@ impl Sockets {
         self.close(socket, false);
         self.generation[i] += 1;
         let generation = self.generation[i];
-        let (tx, rx) = mpsc::unbounded_channel();
         let news = Teller { socket, generation, tx: self.news_tx.clone() };
-        let window = self.window[i].subscribe();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let writer = SharedWriter::default();
-        let inbox = Inbox { rx, window, queued: queued.clone(), faults: self.new_faults(i), net: self.net.clone(), writer: writer.clone() };
-        let task = tokio::spawn(async move {
+        self.spawn(socket, |inbox| async move {
             match transport {
                 Transport::Udp { local_port } => run_udp(news, host, port, local_port, inbox).await,
                 stream => run_stream(news, host, port, stream, timeout, inbox).await,
             }
         });
-        self.running[i] = Some(Running { tx, task, queued, writer });
+    }
+
+    /// Runs `task` (given its inbox) as `socket`'s connection.
+    fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(&mut self, socket: SocketId, task: impl FnOnce(Inbox) -> F) {
+        let i = socket.index();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let conn = Arc::new(Conn::default());
+        let inbox = Inbox { rx, window: self.window[i].subscribe(), faults: self.new_faults(i), net: self.net.clone(), conn: conn.clone() };
+        let task = tokio::spawn(task(inbox));
+        self.running[i] = Some(Running { tx, task, conn });
     }
 
     /// Listens on `addr` for the server's `socket`; accepted clients come
@@ -229,7 +253,7 @@ impl Sockets {
                 }
             }
         });
-        self.running[i] = Some(Running { tx, task, queued: Arc::new(AtomicUsize::new(0)), writer: SharedWriter::default() });
+        self.running[i] = Some(Running { tx, task, conn: Arc::default() });
         Ok(())
     }
 
@@ -239,14 +263,9 @@ impl Sockets {
         let i = socket.index();
         self.close(socket, false);
         self.generation[i] += 1;
-        let (tx, rx) = mpsc::unbounded_channel();
         let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
-        let queued = Arc::new(AtomicUsize::new(0));
-        let writer = SharedWriter::default();
-        let inbox = Inbox { rx, window: self.window[i].subscribe(), queued: queued.clone(), faults: self.new_faults(i), net: self.net.clone(), writer: writer.clone() };
         let tls = self.acceptors[listener.index()].clone();
-        let task = tokio::spawn(async move { run_accepted(news, stream, tls, inbox).await });
-        self.running[i] = Some(Running { tx, task, queued, writer });
+        self.spawn(socket, |inbox| async move { run_accepted(news, stream, tls, inbox).await });
     }
 
     /// Sends bytes on `socket`. An immediate send finding the writer
@@ -261,7 +280,8 @@ impl Sockets {
     pub fn send(&mut self, socket: SocketId, data: Vec<u8>, seq: Option<u32>, immediate: bool, to: Option<Endpoint>) -> bool {
         let i = socket.index();
         let Some(r) = &self.running[i] else { return false };
-        let idle = r.queued.load(Ordering::Acquire) == 0;
+        let writer = SharedWriter(r.conn.clone());
+        let idle = r.conn.queued.load(Ordering::Acquire) == 0;
         if immediate && !idle {
             if let Some(seq) = seq {
                 let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
@@ -270,16 +290,17 @@ impl Sockets {
             return false;
         }
         let mut data = data;
-        if idle && !immediate && to.is_none() && LinkFaults::is_clear(&self.link_faults[i]) && r.writer.is_connected() {
-            let (n, flushed) = r.writer.try_write(&data);
+        if idle && !immediate && to.is_none() && LinkFaults::is_clear(&self.link_faults[i]) && writer.is_connected() {
+            let (n, flushed) = writer.try_write(&data);
             if n == data.len() && flushed {
                 return true;
             }
             // The rest (possibly nothing but a flush) is the task's.
             data.drain(..n);
         }
-        r.queued.fetch_add(1, Ordering::AcqRel);
-        let _ = r.tx.send(Command::Send(data, seq, immediate, to));
+        r.conn.queued.fetch_add(1, Ordering::AcqRel);
+        r.conn.backlog.fetch_add(data.len(), Ordering::AcqRel);
+        let _ = r.tx.send(Command(data, seq, immediate, to));
         false
     }
 
@@ -300,7 +321,11 @@ impl Sockets {
                 return;
             }
             if abort {
-                let _ = r.tx.send(Command::Abort);
+                // A reset at once, not behind a write blocked on the peer.
+                r.conn.linger_zero();
+                r.task.abort();
+                self.generation[i] += 1;
+                return;
             }
             // Dropping the sender ends the task once its queue is written;
             // it is not aborted so the last frames still go out, but a peer
@@ -340,15 +365,46 @@ impl Sockets {
 
     /// Fault: `socket`'s connection is reset (`close`: closed in order)
     /// by the network; the core hears it as from a peer.
+    /// It acts at once, whatever the task is doing (a write blocked on a
+    /// peer that does not read included): the task ends, nothing more is
+    /// written, and the core hears `Eof` or `Failed(Reset)`.
     pub fn fault_end(&mut self, socket: SocketId, close: bool) -> bool {
-        match &self.running[socket.index()] {
-            Some(r) => {
-                // Counted as queued for good: nothing may be written
-                // directly past the fault (the connection is ending).
-                r.queued.fetch_add(1, Ordering::AcqRel);
-                r.tx.send(if close { Command::FaultClose } else { Command::FaultReset }).is_ok()
+        let i = socket.index();
+        let Some(r) = &self.running[i] else { return false };
+        if r.task.is_finished() {
+            return false;
+        }
+        if let Ok(mut w) = r.conn.writer.lock() {
+            // Nothing is written directly past the fault.
+            w.take();
+        }
+        let fd = r.conn.fd.lock().ok().and_then(|mut f| f.take());
+        let event = if close {
+            tracing::warn!(%socket, "fault injected: connection closed");
+            if let Some(fd) = &fd {
+                let _ = nix::sys::socket::shutdown(std::os::fd::AsRawFd::as_raw_fd(fd), nix::sys::socket::Shutdown::Write);
             }
-            None => false,
+            SocketEvent::Eof
+        } else {
+            tracing::warn!(%socket, "fault injected: connection reset");
+            if let Some(fd) = &fd {
+                set_linger_zero(fd);
+            }
+            SocketEvent::Failed(FailReason::Reset)
+        };
+        r.task.abort();
+        let news = Teller { socket, generation: self.generation[i], tx: self.news_tx.clone() };
+        tokio::spawn(async move { news.event(event).await });
+        true
+    }
+
+    /// The driver took `n` bytes of `socket`'s data: its task may read
+    /// that much more.
+    pub fn consumed(&mut self, socket: SocketId, n: usize) {
+        let i = socket.index();
+        if let Some(r) = &self.running[i] {
+            r.conn.unread.fetch_sub(n.min(r.conn.unread.load(Ordering::Acquire)), Ordering::AcqRel);
+            self.window[i].send_modify(|_| {});
         }
     }
 
@@ -365,11 +421,60 @@ impl Sockets {
 struct Inbox {
     rx: mpsc::UnboundedReceiver<Command>,
     window: watch::Receiver<usize>,
-    queued: Arc<AtomicUsize>,
     faults: SharedLink,
     net: SharedNet,
-    /// Where a connected stream's write half goes.
-    writer: SharedWriter,
+    /// What the task shares with the driver.
+    conn: Arc<Conn>,
+}
+
+impl Conn {
+    /// Makes the coming close a reset (TCP RST).
+    fn linger_zero(&self) {
+        if let Some(fd) = self.fd.lock().ok().and_then(|mut f| f.take()) {
+            set_linger_zero(&fd);
+        }
+    }
+
+    /// A command's bytes are written (or given up).
+    fn done(&self, bytes: usize) {
+        self.queued.fetch_sub(1, Ordering::AcqRel);
+        let left = self.backlog.fetch_sub(bytes, Ordering::AcqRel).saturating_sub(bytes);
+        if left <= WRITE_BACKLOG_MAX {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Waits while sends wait for a peer that does not read.
+    async fn wait_backlog(&self) {
+        while self.backlog.load(Ordering::Acquire) > WRITE_BACKLOG_MAX {
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.backlog.load(Ordering::Acquire) <= WRITE_BACKLOG_MAX {
+                break;
+            }
+            drained.await;
+        }
+    }
+
+    /// Waits until the read window leaves room beyond the bytes the driver
+    /// has not taken yet; how much (None: the slot is gone).
+    async fn room(&self, window: &mut watch::Receiver<usize>) -> Option<usize> {
+        loop {
+            let w = *window.borrow_and_update();
+            let room = w.saturating_sub(self.unread.load(Ordering::Acquire));
+            if room > 0 {
+                return Some(room);
+            }
+            window.changed().await.ok()?;
+        }
+    }
+}
+
+/// SO_LINGER 0: closing the socket resets the connection.
+fn set_linger_zero(fd: &OwnedFd) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let _ = setsockopt(fd, sockopt::Linger, &nix::libc::linger { l_onoff: 1, l_linger: 0 });
 }
 
 /// Sends a task's news to the driver.
@@ -542,19 +647,24 @@ async fn run_accepted(news: Teller, tcp: TcpStream, tls: Option<tokio_rustls::Tl
 /// A connected stream, full duplex, until the core closes it or it fails.
 async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox) {
     let socket = news.socket;
-    let Inbox { mut rx, mut window, queued, faults, net: _, writer: shared } = inbox;
+    let Inbox { mut rx, mut window, faults, net: _, conn } = inbox;
     let (mut rd, wr) = tokio::io::split(stream);
-    if let Ok(mut slot) = shared.0.lock() {
+    if let Ok(mut slot) = conn.writer.lock() {
         *slot = Some(wr);
     }
-    let mut wr = shared.clone();
+    if let Ok(mut slot) = conn.fd.lock() {
+        *slot = fd.try_clone().ok();
+    }
+    let mut wr = SharedWriter(conn.clone());
     let reader = {
         let news = news.clone();
         let faults = faults.clone();
+        let conn = conn.clone();
         async move {
             loop {
                 LinkFaults::wait_unstalled(&faults).await;
-                let Ok(w) = window.wait_for(|w| *w > 0).await.map(|w| *w) else { return };
+                conn.wait_backlog().await;
+                let Some(w) = conn.room(&mut window).await else { return };
                 // Read straight into the buffer the core will be handed.
                 let mut data = Vec::with_capacity(w);
                 match (&mut rd).take(w as u64).read_buf(&mut data).await {
@@ -574,6 +684,7 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
                         LinkFaults::drop_received(&faults, &mut data);
                         LinkFaults::wait_unstalled(&faults).await;
                         if !data.is_empty() {
+                            conn.unread.fetch_add(data.len(), Ordering::AcqRel);
                             news.tell(News::Data(data, None)).await;
                         }
                     }
@@ -586,44 +697,25 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
             }
         }
     };
-    let writer = async move {
-        while let Some(cmd) = rx.recv().await {
-            match cmd {
-                Command::Send(data, seq, immediate, _) => {
-                    tracing::trace!(%socket, bytes = data.len(), "socket <- module");
-                    // Faults on the way out.
-                    LinkFaults::wait_unstalled(&faults).await;
-                    LinkFaults::delay(&faults, data.len()).await;
-                    let r = write(&mut wr, &data, seq, immediate, &news).await;
-                    queued.fetch_sub(1, Ordering::AcqRel);
-                    if let Err(e) = r {
-                        tracing::info!(%socket, error = %e, "write failed");
-                        news.event(SocketEvent::Failed(reason(&e))).await;
-                        return;
-                    }
-                }
-                Command::Abort => {
-                    use nix::sys::socket::{setsockopt, sockopt};
-                    let _ = setsockopt(&fd, sockopt::Linger, &nix::libc::linger { l_onoff: 1, l_linger: 0 });
-                    return;
-                }
-                Command::FaultReset => {
-                    use nix::sys::socket::{setsockopt, sockopt};
-                    tracing::warn!(%socket, "fault injected: connection reset");
-                    let _ = setsockopt(&fd, sockopt::Linger, &nix::libc::linger { l_onoff: 1, l_linger: 0 });
-                    news.event(SocketEvent::Failed(FailReason::Reset)).await;
-                    return;
-                }
-                Command::FaultClose => {
-                    tracing::warn!(%socket, "fault injected: connection closed");
-                    let _ = tokio::time::timeout(CLOSE_FLUSH, wr.shutdown()).await;
-                    news.event(SocketEvent::Eof).await;
+    let writer = {
+        let conn = conn.clone();
+        async move {
+            while let Some(Command(data, seq, immediate, _)) = rx.recv().await {
+                tracing::trace!(%socket, bytes = data.len(), "socket <- module");
+                // Faults on the way out.
+                LinkFaults::wait_unstalled(&faults).await;
+                LinkFaults::delay(&faults, data.len()).await;
+                let r = write(&mut wr, &data, seq, immediate, &news).await;
+                conn.done(data.len());
+                if let Err(e) = r {
+                    tracing::info!(%socket, error = %e, "write failed");
+                    news.event(SocketEvent::Failed(reason(&e))).await;
                     return;
                 }
             }
+            // Closed by the core: what was queued is written; end TCP.
+            let _ = tokio::time::timeout(CLOSE_FLUSH, wr.shutdown()).await;
         }
-        // Closed by the core: what was queued is written; end TCP.
-        let _ = tokio::time::timeout(CLOSE_FLUSH, wr.shutdown()).await;
     };
     // Either half ending ends the socket: the writer when the core closes
     // it (or a write fails), the reader on a read error.
@@ -632,8 +724,12 @@ async fn duplex(news: Teller, stream: Box<dyn Stream>, fd: OwnedFd, inbox: Inbox
         () = writer => {}
     }
     // The driver must not write to a socket whose task has ended.
-    let taken = shared.0.lock().map(|mut slot| slot.take());
+    let taken = conn.writer.lock().map(|mut slot| slot.take());
     drop(taken);
+    // Nor keep the connection open through a duplicate descriptor.
+    let taken = conn.fd.lock().map(|mut slot| slot.take());
+    drop(taken);
+    drop(fd);
 }
 
 /// Writes one send; `immediate` sends are taken whole at once or refused.
@@ -674,6 +770,15 @@ async fn write(wr: &mut (impl AsyncWrite + Unpin), data: &[u8], seq: Option<u32>
     Ok(())
 }
 
+/// The first address of `host:port`, unless the control plane makes the
+/// name fail.
+async fn lookup_unless_failed(net: &SharedNet, host: &str, port: u16) -> std::io::Result<Option<SocketAddr>> {
+    if crate::faults::dns_fails(net, host) {
+        return Ok(None);
+    }
+    tokio::net::lookup_host((host, port)).await.map(|mut a| a.next())
+}
+
 /// A UDP socket's life: bound, with `host:port` as its default peer.
 async fn run_udp(
     news: Teller,
@@ -682,13 +787,9 @@ async fn run_udp(
     local_port: u16,
     inbox: Inbox,
 ) {
-    let Inbox { mut rx, mut window, queued, faults, net, writer: _ } = inbox;
+    let Inbox { mut rx, mut window, faults, net, conn } = inbox;
     let socket = news.socket;
-    let resolved = if crate::faults::dns_fails(&net, &host) {
-        Ok(None)
-    } else {
-        tokio::net::lookup_host((host.as_str(), port)).await.map(|mut a| a.next())
-    };
+    let resolved = lookup_unless_failed(&net, &host, port).await;
     let remote = match resolved {
         Ok(Some(a)) => a,
         Ok(None) | Err(_) => {
@@ -722,51 +823,53 @@ async fn run_udp(
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(Command::Send(data, seq, _, to)) => {
+                Some(Command(data, seq, _, to)) => {
                     LinkFaults::wait_unstalled(&faults).await;
                     LinkFaults::delay(&faults, data.len()).await;
                     let dest = match to {
-                        Some(ep) => match tokio::net::lookup_host((ep.host.as_str(), ep.port)).await.map(|mut a| a.next()) {
-                            Ok(Some(a)) => a,
+                        Some(ep) => match lookup_unless_failed(&net, &ep.host, ep.port).await {
+                            Ok(Some(a)) => Some(a),
                             _ => {
                                 tracing::info!(%socket, host = %ep.host, "UDP destination does not resolve; datagram dropped");
-                                queued.fetch_sub(1, Ordering::AcqRel);
-                                if let Some(seq) = seq {
-                                    news.event(SocketEvent::Written(seq)).await;
-                                }
-                                continue;
+                                None
                             }
                         },
-                        None => remote,
+                        None => Some(remote),
                     };
-                    if let Err(e) = udp.send_to(&data, dest).await {
-                        // UDP has no connection to lose: the datagram is gone.
-                        tracing::info!(%socket, error = %e, "UDP send failed");
+                    if let Some(dest) = dest {
+                        if let Err(e) = udp.send_to(&data, dest).await {
+                            // UDP has no connection to lose: the datagram is gone.
+                            tracing::info!(%socket, error = %e, "UDP send failed");
+                        }
                     }
-                    queued.fetch_sub(1, Ordering::AcqRel);
+                    conn.done(data.len());
                     if let Some(seq) = seq {
                         news.event(SocketEvent::Written(seq)).await;
                     }
                 }
-                // UDP has no connection: a reset or a close ends it as the
-                // core's close would.
-                Some(Command::Abort | Command::FaultReset | Command::FaultClose) | None => return,
+                None => return,
             },
             r = async {
-                let _ = window.wait_for(|w| *w > 0).await;
-                udp.recv_from(&mut buf).await
+                // A datagram comes whole: the window only says whether to
+                // take one now.
+                conn.room(&mut window).await?;
+                Some(udp.recv_from(&mut buf).await)
             } => match r {
+                None => return,
+                Some(r) => match r {
                 Ok((n, from)) => {
                     LinkFaults::delay(&faults, n).await;
                     let mut data = buf[..n].to_vec();
                     LinkFaults::drop_received(&faults, &mut data);
                     LinkFaults::wait_unstalled(&faults).await;
                     if !data.is_empty() {
+                        conn.unread.fetch_add(data.len(), Ordering::AcqRel);
                         news.tell(News::Data(data, Some(from))).await;
                     }
                 }
                 // ICMP port unreachable from an earlier send: not fatal.
                 Err(e) => tracing::debug!(%socket, error = %e, "UDP receive error"),
+                },
             },
         }
     }

@@ -68,7 +68,7 @@ pub fn acceptor(p: &ServerTlsParams) -> Result<TlsAcceptor, String> {
     let builder = match &p.ca {
         Some(pem) => {
             let ca = certificates(pem).map_err(|e| format!("server_ca: {e}"))?;
-            builder.with_client_cert_verifier(Arc::new(ModuleClientVerifier { ca, now_unix: p.now_unix, algorithms: provider.signature_verification_algorithms }))
+            builder.with_client_cert_verifier(Arc::new(ModuleClientVerifier { ca, algorithms: provider.signature_verification_algorithms }))
         }
         None => builder.with_no_client_auth(),
     };
@@ -76,11 +76,16 @@ pub fn acceptor(p: &ServerTlsParams) -> Result<TlsAcceptor, String> {
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
+/// The module clock in Unix seconds, as the driver last saw it: an SSL
+/// server checks each client at its handshake against the module's time
+/// then (AT+CIPSNTPCFG or `clock set` may have moved it since the server
+/// started).
+pub static MODULE_CLOCK_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Checks client certificates as the module's server does (`<CA enable>`).
 #[derive(Debug)]
 struct ModuleClientVerifier {
     ca: Vec<CertificateDer<'static>>,
-    now_unix: u64,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -90,7 +95,8 @@ impl ClientCertVerifier for ModuleClientVerifier {
     }
 
     fn verify_client_cert(&self, end_entity: &CertificateDer<'_>, intermediates: &[CertificateDer<'_>], _now: UnixTime) -> Result<ClientCertVerified, Error> {
-        verify_chain(&self.ca, self.now_unix, end_entity, intermediates)?;
+        let now_unix = MODULE_CLOCK_SECS.load(std::sync::atomic::Ordering::Relaxed);
+        verify_chain(&self.ca, now_unix, end_entity, intermediates)?;
         Ok(ClientCertVerified::assertion())
     }
 

@@ -37,7 +37,12 @@ pub struct Trace {
 impl Trace {
     /// Creates (or truncates) `path`.
     pub fn create(path: &Path) -> Result<Trace> {
-        let f = File::create(path).with_context(|| format!("cannot create the trace file {}", path.display()))?;
+        // Private to this user: the AT stream carries passwords and keys.
+        let f = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)
+        }
+        .with_context(|| format!("cannot create the trace file {}", path.display()))?;
         Ok(Trace { out: BufWriter::new(f), start: Instant::now() })
     }
 

@@ -18,14 +18,16 @@ const RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 pub struct DialPort {
     addr: String,
     stream: Option<TcpStream>,
-    /// A failed attempt: the next waits [`RETRY`].
-    backoff: bool,
+    /// After a failed attempt or a lost peer: no attempt before then
+    /// (kept across cancelled waits, so the driver's other events do not
+    /// turn the retry into a busy loop).
+    retry_at: Option<tokio::time::Instant>,
 }
 
 impl DialPort {
     /// A port for `addr` (`host:port`); it connects on first use.
     pub fn new(addr: &str) -> DialPort {
-        DialPort { addr: addr.to_string(), stream: None, backoff: false }
+        DialPort { addr: addr.to_string(), stream: None, retry_at: None }
     }
 
     pub(super) fn attached(&self) -> bool {
@@ -35,19 +37,20 @@ impl DialPort {
     pub(super) async fn next(&mut self, buf: &mut [u8], read: bool, out: &[u8]) -> io::Result<PortEvent> {
         loop {
             let Some(stream) = &mut self.stream else {
-                if std::mem::take(&mut self.backoff) {
-                    tokio::time::sleep(RETRY).await;
+                if let Some(at) = self.retry_at {
+                    tokio::time::sleep_until(at).await;
                 }
                 match TcpStream::connect(&self.addr).await {
                     Ok(s) => {
                         s.set_nodelay(true)?;
                         tracing::info!(addr = %self.addr, "AT port connected");
                         self.stream = Some(s);
+                        self.retry_at = None;
                         return Ok(PortEvent::Input(Input::Attached));
                     }
                     Err(e) => {
                         tracing::debug!(addr = %self.addr, error = %e, "AT port cannot connect yet");
-                        self.backoff = true;
+                        self.retry_at = Some(tokio::time::Instant::now() + RETRY);
                         continue;
                     }
                 }
@@ -67,7 +70,7 @@ impl DialPort {
             if gone {
                 tracing::info!(addr = %self.addr, "AT peer went away; connecting again");
                 self.stream = None;
-                self.backoff = true;
+                self.retry_at = Some(tokio::time::Instant::now() + RETRY);
                 return Ok(PortEvent::Input(Input::Detached));
             }
         }
