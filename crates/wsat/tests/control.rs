@@ -295,3 +295,65 @@ fn the_at_port_dials_out_and_again_when_the_peer_leaves() {
     thread::sleep(Duration::from_millis(50));
     w.stop();
 }
+
+/// A reset from the control plane acts at once even while a send is stuck
+/// on a peer that never reads; bad arguments change nothing; a second wsat
+/// cannot take a control socket that answers.
+#[test]
+fn reset_beats_a_blocked_write_and_bad_requests_are_refused() {
+    // A peer that accepts and never reads.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    nix::sys::socket::setsockopt(&l, nix::sys::socket::sockopt::RcvBuf, &4096).unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let keep = thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        let _ = done_rx.recv_timeout(Duration::from_secs(60));
+        drop(s);
+    });
+    let dir = common::tempdir();
+    let (w, mut h, control) = start(dir.path(), &[]);
+    join_wifi(&mut h);
+    echo_off(&mut h);
+    h.at(&format!("AT+CIPSTART=\"TCP\",\"127.0.0.1\",{port}"), "CONNECT\r\n\r\nOK\r\n");
+    // Fill the socket buffers until a send cannot be written.
+    let block = vec![b'x'; 8192];
+    for n in 0.. {
+        assert!(n < 4000, "the socket buffers never filled");
+        h.at("AT+CIPSEND=8192", "\r\nOK\r\n\r\n>");
+        h.send(&block);
+        h.expect(b"\r\nRecv 8192 bytes\r\n", "data taken");
+        h.fill(11, Duration::from_millis(200));
+        let rest = h.quiet_for(Duration::from_millis(1));
+        if rest.is_empty() {
+            break; // this send waits on the peer
+        }
+        assert_eq!(common::escape(&rest), "\\r\\nSEND OK\\r\\n");
+    }
+    let t = std::time::Instant::now();
+    ok(&control, "link", &["ip0", "reset"]);
+    let got = h.until(b"CLOSED\r\n");
+    assert!(t.elapsed() < Duration::from_secs(1), "the reset waited {:?}: {}", t.elapsed(), common::escape(&got));
+    assert!(got.windows(9).any(|w| w == b"SEND FAIL"), "{}", common::escape(&got));
+
+    // Bad requests: errors, and nothing changes.
+    for bad in [&["clock", "set", "99999999999999"][..], &["clock", "skew", "-99999999999999"], &["link", "all", "frobnicate"], &["link", "ip0", "delay", "soon"]] {
+        let v = ctl(&control, bad[0], &bad[1..]);
+        assert_eq!(v["ok"], json!(false), "{bad:?}: {v}");
+    }
+    h.at("AT", "\r\nOK\r\n");
+
+    // The socket answers, so a second wsat may not replace it.
+    let state2 = arg(dir.path(), "state2");
+    let out = Command::new(env!("CARGO_BIN_EXE_wsat"))
+        .args(["--tcp", "127.0.0.1:0", "--state", &state2, "--no-factory-pki", "--control"])
+        .arg(&control)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("running wsat"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ok(&control, "status", &[])["port"]["echo"], json!(false), "the first wsat still answers");
+    w.stop();
+    let _ = done_tx.send(());
+    keep.join().unwrap();
+}
