@@ -27,6 +27,9 @@ pub enum Piece {
     End,
 }
 
+/// The most bytes of general lines kept waiting.
+pub const GENERAL_MAX: usize = 16 * 1024;
+
 /// Sources: general lines, then one per socket.
 const SOURCES: usize = 1 + SOCKETS;
 
@@ -46,8 +49,16 @@ impl Reports {
         Self::default()
     }
 
-    /// Queues a general line (its CR LF included).
+    /// Queues a general line (its CR LF included). Lines that cannot go
+    /// out (held during passthrough, say, while Wi-Fi comes and goes) keep
+    /// at most [`GENERAL_MAX`] bytes: the oldest give way.
     pub fn line(&mut self, bytes: Vec<u8>) {
+        let mut queued: usize = self.queues[0].iter().map(|(_, _, b)| b.len()).sum();
+        while queued + bytes.len() > GENERAL_MAX {
+            let Some((_, _, old)) = self.queues[0].pop_front() else { break };
+            queued -= old.len();
+            self.bytes -= old.len();
+        }
         self.push(0, Piece::Whole, bytes);
     }
 
@@ -139,6 +150,16 @@ mod tests {
         r.drain_into(&mut out);
         assert_eq!(out, b"+WS_DATA:0,6,abcdef\r\n+WS_DATA:1,1,x\r\nWIFI DISCONNECT\r\n");
         assert!(!r.report_open() && r.is_empty() && r.len_bytes() == 0);
+    }
+
+    #[test]
+    fn general_lines_waiting_stay_bounded() {
+        let mut r = Reports::new();
+        for i in 0..10_000u32 {
+            r.line(alloc::format!("WIFI DISCONNECT {i}\r\n").into_bytes());
+        }
+        assert!(r.len_bytes() <= GENERAL_MAX, "{}", r.len_bytes());
+        assert!(!r.is_empty());
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub const CIPDOMAIN: Command = Command {
             Param::int("show_all_ip", 0, 1).opt(),
         ],
         run: |m, a, now| {
-            if !m.wifi_on() || !(m.station.has_ip() || m.current.wifi_mode & 2 != 0) {
+            if !super::tcpip::network_up(m) {
                 return Reply::Error(AtError::ExecFailed);
             }
             let host = String::from_utf8_lossy(a.str(0).unwrap_or_default()).into_owned();
@@ -85,7 +85,7 @@ pub const PING: Command = Command {
     set: Some(Set {
         params: &[Param::str("host", 1, 253)],
         run: |m, a, now| {
-            if !m.wifi_on() || !(m.station.has_ip() || m.current.wifi_mode & 2 != 0) {
+            if !super::tcpip::network_up(m) {
                 return Reply::Error(AtError::ExecFailed);
             }
             let host = String::from_utf8_lossy(a.str(0).unwrap_or_default()).into_owned();

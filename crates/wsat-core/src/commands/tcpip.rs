@@ -362,26 +362,12 @@ fn local_ip(f: &Fields<'_>, i: usize) -> Result<(), AtError> {
 /// manufacturing NVS now (`client_cert`, `client_key`, `client_ca`).
 pub(crate) fn ssl_params(m: &Module, id: usize, now: Instant) -> Result<TlsParams, String> {
     let ssl = &m.ip.opts[id].ssl;
-    let [auth_mode, pki_number, ca_number] = m.current.ssl_conf[id];
-    let get = |ns: &str, n: u8| -> Result<Vec<u8>, String> {
-        let key = format!("{ns}.{n}");
-        m.mfg.get(ns, &key).and_then(|v| v.as_bytes()).map(<[u8]>::to_vec).ok_or(key)
-    };
-    let (client_cert, client_key) = if auth_mode & 1 != 0 {
-        (Some(get("client_cert", pki_number)?), Some(get("client_key", pki_number)?))
-    } else {
-        (None, None)
-    };
-    let ca = if auth_mode & 2 != 0 { Some(get("client_ca", ca_number)?) } else { None };
     Ok(TlsParams {
-        client_cert,
-        client_key,
-        ca,
-        now_unix: m.clock.unix_secs(now),
         sni: ssl.sni.clone(),
         alpn: ssl.alpn.clone(),
         common_name: ssl.common_name.clone(),
         ciphers: ssl.ciphers.iter().map(|&c| c as u16).collect(),
+        ..m.client_tls(["client_cert", "client_key", "client_ca"], m.current.ssl_conf[id], now)?
     })
 }
 

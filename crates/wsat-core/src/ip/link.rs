@@ -136,7 +136,7 @@ impl IpLink {
             rx_len: 0,
             notified: false,
             transport: None,
-            timeout: crate::time::Duration::from_secs(20),
+            timeout: super::DEFAULT_CONNECT_TIMEOUT,
             last_activity: crate::time::Instant::from_millis(0),
         }
     }

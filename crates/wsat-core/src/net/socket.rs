@@ -173,8 +173,6 @@ pub struct Entry {
     pub open: bool,
     /// The newest tracked send's number.
     next_seq: u32,
-    /// The newest tracked send the runtime acknowledged (written or refused).
-    done_seq: u32,
     /// Bytes handed to the transport, and received from it.
     pub bytes_out: u64,
     /// Bytes received.
@@ -204,7 +202,7 @@ impl Sockets {
     pub(crate) fn opened(&mut self, id: SocketId) {
         let e = &mut self.entries[id.index()];
         let seq = e.next_seq;
-        *e = Entry { open: true, next_seq: seq, done_seq: seq, ..Entry::default() };
+        *e = Entry { open: true, next_seq: seq, ..Entry::default() };
         e.unacked.clear();
     }
 
@@ -212,7 +210,6 @@ impl Sockets {
     pub(crate) fn closed(&mut self, id: SocketId) {
         let e = &mut self.entries[id.index()];
         e.open = false;
-        e.done_seq = e.next_seq;
         e.unacked.clear();
     }
 
@@ -246,9 +243,6 @@ impl Sockets {
         let e = &mut self.entries[id.index()];
         let Some(at) = e.unacked.iter().position(|&(s, _)| s == seq) else { return };
         e.unacked.drain(..=at);
-        if e.unacked.is_empty() {
-            e.done_seq = e.next_seq;
-        }
     }
 
     /// Bytes of tracked sends the socket has not taken yet.
@@ -258,8 +252,7 @@ impl Sockets {
 
     /// True while a tracked send is not yet acknowledged.
     pub fn send_pending(&self, id: SocketId) -> bool {
-        let e = &self.entries[id.index()];
-        e.done_seq != e.next_seq
+        !self.entries[id.index()].unacked.is_empty()
     }
 
     /// Records the endpoints of a connected transport.

@@ -178,16 +178,25 @@ impl Module {
     /// The TLS credentials AT+WSCFG selected, read from the manufacturing
     /// NVS now (so AT+SYSMFG changes apply at the next connection).
     fn tls_params(&self, cfg: LinkConfig, now: Instant) -> Result<crate::module::TlsParams, String> {
+        self.client_tls(["wss_cert", "wss_key", "wss_ca"], [cfg.auth_mode, cfg.pki_number, cfg.ca_number], now)
+    }
+
+    /// A TLS client's credentials, read from the manufacturing NVS now
+    /// (so AT+SYSMFG changes apply at the next connection): namespaces
+    /// `[cert, key, ca]`, chosen by `[auth_mode, pki_number, ca_number]`
+    /// (bit 0 of auth_mode: present a certificate; bit 1: check the
+    /// server). The error names the missing key.
+    pub(crate) fn client_tls(&self, ns: [&str; 3], [auth_mode, pki_number, ca_number]: [u8; 3], now: Instant) -> Result<crate::module::TlsParams, String> {
         let get = |ns: &str, n: u8| -> Result<Vec<u8>, String> {
             let key = format!("{ns}.{n}");
             self.mfg.get(ns, &key).and_then(|v| v.as_bytes()).map(<[u8]>::to_vec).ok_or(key)
         };
-        let (client_cert, client_key) = if cfg.auth_mode & 1 != 0 {
-            (Some(get("wss_cert", cfg.pki_number)?), Some(get("wss_key", cfg.pki_number)?))
+        let (client_cert, client_key) = if auth_mode & 1 != 0 {
+            (Some(get(ns[0], pki_number)?), Some(get(ns[1], pki_number)?))
         } else {
             (None, None)
         };
-        let ca = if cfg.auth_mode & 2 != 0 { Some(get("wss_ca", cfg.ca_number)?) } else { None };
+        let ca = if auth_mode & 2 != 0 { Some(get(ns[2], ca_number)?) } else { None };
         Ok(crate::module::TlsParams {
             client_cert,
             client_key,
